@@ -1,0 +1,52 @@
+"""A city-wide citizen science-literacy quiz contest platform."""
+import os
+
+from flask import Flask
+
+from quiz.config import Config
+
+
+def create_app(config=None) -> Flask:
+    """Build the app: config -> extensions -> blueprints -> CLI. No I/O here."""
+    app = Flask(__name__, instance_path=os.environ.get("QUIZ_INSTANCE_PATH") or None)
+    app.config.from_object(config or Config(app.instance_path))
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from quiz import auth
+    from quiz.extensions import csrf, db, limiter, login_manager, migrate
+    from quiz.redis_connection import RedisConnection
+
+    connection = RedisConnection(app.config["REDIS_URL"], app.instance_path)
+    app.extensions["quiz_redis"] = connection
+    app.config.setdefault("RATELIMIT_STORAGE_URI", connection.limiter_storage_uri())
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    auth.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from quiz.web import admin, api, citizen, display, errors, security
+
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(citizen.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(display.bp)
+
+
+def register_commands(app: Flask) -> None:
+    from quiz import cli
+
+    cli.init_app(app)

@@ -1,0 +1,131 @@
+"""Citizens and organizers: registration, passwords, API tokens, name masking."""
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from quiz.models import ROLE_CITIZEN, ROLE_CITY, ROLE_DISTRICT, ApiToken, User
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+GROUPS = ("青少年", "农民", "产业工人", "老年人", "领导干部和公务员", "其他")
+MIN_PASSWORD = 8
+# A hash to check against when the phone is unknown, so timing does not reveal registration.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+class AccountError(Exception):
+    def __init__(self, field: str, message: str, code: str = "invalid"):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+def mask_name(name: str) -> str:
+    """张三丰 -> 张*丰, 李四 -> 李*, 王 -> 王*: what others may see of a citizen."""
+    name = (name or "").strip()
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "*" * len(phone)
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash (the test settings lower its cost to keep the suite fast)."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
+
+
+def check_fields(phone, name, district, password, group, unit, districts: set[str]) -> None:
+    """Raise AccountError naming the first field that is wrong."""
+    if not isinstance(phone, str) or not PHONE.match(phone):
+        raise AccountError("phone", "请输入 11 位中国大陆手机号码。")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 20:
+        raise AccountError("name", "姓名为 1 到 20 个字符。")
+    if district not in districts:
+        raise AccountError("district", "请选择所在区县。")
+    if group not in (None, "", *GROUPS):
+        raise AccountError("group", "请选择列表中的人群。")
+    if unit is not None and (not isinstance(unit, str) or len(unit) > 100):
+        raise AccountError("unit", "工作单位或学校最多 100 个字符。")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise AccountError("password", f"密码至少 {MIN_PASSWORD} 个字符。")
+
+
+def register_citizen(session, phone, name, district, password, group, unit, districts: set[str], now: datetime) -> User:
+    check_fields(phone, name, district, password, group, unit, districts)
+    user = User(phone=phone, name=name.strip(), district=district, group=group or None,
+                unit=(unit or "").strip() or None, password_hash=hash_password(password),
+                role=ROLE_CITIZEN, session_version=1, created_at=now)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise AccountError("phone", "该手机号已注册，请直接登录。", code="phone_taken") from None
+    return user
+
+
+def create_organizer(session, phone, name, password, role: str, district: str | None, now: datetime) -> User:
+    if role not in (ROLE_CITY, ROLE_DISTRICT):
+        raise AccountError("role", "role must be city or district")
+    if role == ROLE_DISTRICT and not district:
+        raise AccountError("district", "a district organizer needs --district")
+    if not isinstance(phone, str) or not PHONE.match(phone):
+        raise AccountError("phone", "phone must be an 11-digit mainland mobile number")
+    if not 1 <= len(name or "") <= 20:
+        raise AccountError("name", "name must be 1 to 20 characters")
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError("password", f"password must be at least {MIN_PASSWORD} characters")
+    user = session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        user = User(phone=phone, created_at=now, session_version=1)
+        session.add(user)
+    user.name, user.role, user.district = name, role, district if role == ROLE_DISTRICT else None
+    user.password_hash = hash_password(password)
+    user.session_version = (user.session_version or 0) + 1
+    session.commit()
+    return user
+
+
+def authenticate(session, phone, password) -> User | None:
+    """The user for this phone and password, or None (without saying which was wrong)."""
+    user = session.scalar(select(User).where(User.phone == phone)) if isinstance(phone, str) else None
+    if user is None or not isinstance(password, str):
+        check_password_hash(_DUMMY_HASH, "x")
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def issue_token(session, user: User, now: datetime, ttl_s: int) -> tuple[str, datetime]:
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(seconds=ttl_s)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=expires, created_at=now))
+    session.commit()
+    return token, expires
+
+
+def user_for_token(session, token: str, now: datetime) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.expires_at <= now:
+        return None
+    return row.user
+
+
+def revoke_sessions(session, user: User) -> None:
+    """Log out everywhere: old cookies, remember-me cookies and API tokens stop working."""
+    user.session_version += 1
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    session.commit()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

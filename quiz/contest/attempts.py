@@ -1,0 +1,339 @@
+"""Attempts: drawing a paper, saving answers, grading and submitting.
+
+Every function takes the session, the citizen and `now` explicitly, so the
+rules are tested with a clock instead of sleeping. SQL is committed first;
+the leaderboard is told afterwards, in `_tell_leaderboard` only.
+"""
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from quiz import leaderboard
+from quiz.bank.importer import latest_bank
+from quiz.clock import local_day
+from quiz.contest.definition import question_points, row_matches
+from quiz.contest.errors import (
+    AttemptNotFound,
+    AttemptsExhausted,
+    ContestClosed,
+    DailyLimitReached,
+    DeadlinePassed,
+    InvalidAnswer,
+)
+from quiz.contest.rules import OPEN, UPCOMING, phase
+from quiz.models import (
+    ATTEMPT_ACTIVE,
+    ATTEMPT_EXPIRED,
+    ATTEMPT_SUBMITTED,
+    Attempt,
+    AttemptQuestion,
+    Contest,
+    Question,
+    User,
+)
+
+GRACE = timedelta(seconds=2)  # network grace after the deadline for saves
+DISPLAY_KEYS = "ABCDEFGH"
+
+
+def display_options(item: AttemptQuestion) -> list[dict]:
+    """Options as this attempt shows them: relabelled A, B, … in the shuffled order."""
+    texts = dict(item.question.options)
+    return [{"key": DISPLAY_KEYS[i], "text": texts[bank_key]} for i, bank_key in enumerate(item.option_order)]
+
+
+def to_display(item: AttemptQuestion, bank_keys) -> list[str]:
+    if item.question.type == "judge":
+        return list(bank_keys or [])
+    position = {bank_key: DISPLAY_KEYS[i] for i, bank_key in enumerate(item.option_order)}
+    return sorted(position[k] for k in bank_keys or [] if k in position)
+
+
+def to_bank_keys(item_type: str, option_order: list, display_choices) -> list[str]:
+    if not isinstance(display_choices, list) or not all(isinstance(c, str) for c in display_choices):
+        raise InvalidAnswer("choices must be a list of option keys")
+    if item_type == "judge":
+        if len(display_choices) != 1 or display_choices[0] not in ("true", "false"):
+            raise InvalidAnswer('a judge answer is ["true"] or ["false"]')
+        return list(display_choices)
+    keys = DISPLAY_KEYS[: len(option_order)]
+    if any(c not in keys for c in display_choices) or len(set(display_choices)) != len(display_choices):
+        raise InvalidAnswer(f"choices must be option keys among {', '.join(keys)}")
+    if item_type == "single" and len(display_choices) > 1:
+        raise InvalidAnswer("a single-choice question takes one key")
+    return sorted(option_order[keys.index(c)] for c in display_choices)
+
+
+# ---- starting -------------------------------------------------------------
+
+def active_attempt(session, user: User, contest: Contest, practice: bool = False) -> Attempt | None:
+    return session.scalar(
+        select(Attempt).where(
+            Attempt.user_id == user.id, Attempt.contest_id == contest.id,
+            Attempt.status == ATTEMPT_ACTIVE, Attempt.practice.is_(practice),
+        ).order_by(Attempt.id.desc()).limit(1)
+    )
+
+
+def attempt_counts(session, user: User, contest: Contest, now: datetime) -> tuple[int, int]:
+    """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded."""
+    today = local_day(now)
+    rows = session.execute(
+        select(Attempt.day, func.count()).where(
+            Attempt.user_id == user.id, Attempt.contest_id == contest.id, Attempt.practice.is_(False)
+        ).group_by(Attempt.day)
+    ).all()
+    return sum(n for day, n in rows if day == today), sum(n for _, n in rows)
+
+
+def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
+    """Resume the citizen's active attempt or start a new one: (attempt, created)."""
+    finalize_user_expired(session, user, now)
+    current = active_attempt(session, user, contest)
+    if current is not None:
+        return current, False
+    state = phase(contest, now)
+    if state != OPEN:
+        when = "尚未开始" if state == UPCOMING else "已经结束"
+        raise ContestClosed(f"竞赛{when}，现在不能答题。")
+    today, total = attempt_counts(session, user, contest, now)
+    if total >= contest.max_attempts:
+        raise AttemptsExhausted(f"您已用完全部 {contest.max_attempts} 次答题机会。")
+    if today >= contest.attempts_per_day:
+        raise DailyLimitReached(f"今天的 {contest.attempts_per_day} 次答题机会已用完，请明天再来。")
+    attempt = _create_attempt(session, user, contest, now, practice=False, rng=rng)
+    try:
+        session.commit()
+    except IntegrityError:  # another device started one at the same moment: resume it
+        session.rollback()
+        current = active_attempt(session, user, contest)
+        if current is None:
+            raise
+        return current, False
+    return attempt, True
+
+
+def start_practice(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
+    """Untimed practice at any time; never counts toward limits or rankings."""
+    current = active_attempt(session, user, contest, practice=True)
+    if current is not None:
+        return current, False
+    attempt = _create_attempt(session, user, contest, now, practice=True, rng=rng)
+    session.commit()
+    return attempt, True
+
+
+def _create_attempt(session, user, contest, now, practice, rng) -> Attempt:
+    rng = rng or random.SystemRandom()
+    bank = latest_bank(session, contest.bank_slug)
+    pool = session.scalars(select(Question).where(Question.bank_id == bank.id, Question.retired.is_(False))).all()
+    seen = set() if practice else served_qids(session, user, contest)
+    questions = draw_paper(pool, contest.paper, contest.questions_per_attempt, seen, rng)
+    attempt = Attempt(
+        user_id=user.id, contest_id=contest.id, practice=practice, status=ATTEMPT_ACTIVE,
+        day=local_day(now), started_at=now,
+        deadline=None if practice else now + timedelta(seconds=contest.time_limit_s),
+        question_count=len(questions),
+    )
+    session.add(attempt)
+    session.flush()
+    for position, question in enumerate(questions):
+        order = [key for key, _ in question.options]
+        rng.shuffle(order)
+        session.add(AttemptQuestion(
+            attempt_id=attempt.id, question_id=question.id, position=position, option_order=order,
+            points=question_points(question, contest.points),
+        ))
+    session.flush()
+    session.refresh(attempt)
+    return attempt
+
+
+def served_qids(session, user: User, contest: Contest) -> set[str]:
+    return set(session.scalars(
+        select(Question.qid).join(AttemptQuestion, AttemptQuestion.question_id == Question.id)
+        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
+        .where(Attempt.user_id == user.id, Attempt.contest_id == contest.id, Attempt.practice.is_(False))
+    ))
+
+
+def draw_paper(pool: list, rows: list, count: int, seen: set, rng: random.Random) -> list:
+    """Rows first, in order and without repeats, then the rest at random; questions the
+    citizen has not been served come first wherever the bank allows. Shuffled at the end."""
+    chosen: list = []
+    taken: set = set()
+
+    def pick(candidates, n):
+        fresh = [q for q in candidates if q.qid not in seen and q.id not in taken]
+        stale = [q for q in candidates if q.qid in seen and q.id not in taken]
+        rng.shuffle(fresh)
+        rng.shuffle(stale)
+        picked = (fresh + stale)[:n]
+        taken.update(q.id for q in picked)
+        chosen.extend(picked)
+
+    for row in rows:
+        pick([q for q in pool if row_matches(row, q)], row["count"])
+    pick(pool, count - len(chosen))
+    rng.shuffle(chosen)
+    return chosen
+
+
+# ---- answering ------------------------------------------------------------
+
+def get_attempt(session, user: User, attempt_id) -> Attempt:
+    """The citizen's own attempt; anyone else's is not found."""
+    try:
+        attempt_id = int(attempt_id)
+    except (TypeError, ValueError):
+        raise AttemptNotFound("没有这次答题记录。") from None
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != user.id:
+        raise AttemptNotFound("没有这次答题记录。")
+    return attempt
+
+
+def save_answer(session, user: User, attempt_id, qid: str, display_choices, now: datetime) -> None:
+    """Save one answer (last save wins) until the deadline plus the grace."""
+    try:
+        attempt_id = int(attempt_id)
+    except (TypeError, ValueError):
+        raise AttemptNotFound("没有这次答题记录。") from None
+    row = session.execute(
+        select(AttemptQuestion.id, AttemptQuestion.option_order, Question.type,
+               Attempt.user_id, Attempt.status, Attempt.deadline)
+        .join(Question, Question.id == AttemptQuestion.question_id)
+        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
+        .where(AttemptQuestion.attempt_id == attempt_id, Question.qid == qid)
+    ).first()
+    if row is None or row.user_id != user.id:
+        owner = session.scalar(select(Attempt.user_id).where(Attempt.id == attempt_id))
+        if owner == user.id:
+            raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
+        raise AttemptNotFound("没有这次答题记录。")
+    if row.status != ATTEMPT_ACTIVE:
+        raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
+    if row.deadline is not None and now > row.deadline + GRACE:
+        raise DeadlinePassed("答题时间已到，答案未保存。")
+    choices = to_bank_keys(row.type, row.option_order, display_choices)
+    session.execute(
+        update(AttemptQuestion)
+        .where(AttemptQuestion.id == row.id,
+               exists().where(and_(Attempt.id == attempt_id, Attempt.status == ATTEMPT_ACTIVE)))
+        .values(choices=choices, saved_at=now)
+    )
+    session.commit()
+
+
+# ---- grading and submitting ---------------------------------------------
+
+def grade(item: AttemptQuestion) -> bool:
+    """Single and judge exact; multiple all-or-nothing."""
+    return bool(item.choices) and sorted(item.choices) == sorted(item.question.answer)
+
+
+def submit_attempt(session, user: User, attempt_id, now: datetime, auto: bool = False) -> Attempt:
+    """Grade and finish the attempt in one transaction; repeating it returns the same result."""
+    attempt = get_attempt(session, user, attempt_id)
+    if attempt.finished:
+        _tell_leaderboard(session, attempt)  # idempotent: repairs a board missed by a crash
+        return attempt
+    return _finish(session, attempt, now, auto=auto)
+
+
+def _finish(session, attempt: Attempt, now: datetime, auto: bool) -> Attempt:
+    expired = attempt.deadline is not None and now > attempt.deadline + GRACE
+    end = min(now, attempt.deadline) if attempt.deadline is not None else now
+    items = attempt.items
+    correct = {item.id: grade(item) for item in items}
+    score = sum(item.points for item in items if correct[item.id])
+    values = dict(
+        status=ATTEMPT_EXPIRED if expired or auto else ATTEMPT_SUBMITTED,
+        finished_at=end, auto_submitted=bool(expired or auto), score=score,
+        max_score=sum(item.points for item in items), correct_count=sum(correct.values()),
+        time_used_ms=max(0, int((end - attempt.started_at).total_seconds() * 1000)),
+    )
+    # Only the first of two concurrent submits changes the row; the other reads its result.
+    won = session.execute(
+        update(Attempt).where(Attempt.id == attempt.id, Attempt.status == ATTEMPT_ACTIVE).values(**values)
+    ).rowcount == 1
+    if won:
+        if items:
+            session.execute(update(AttemptQuestion), [{"id": item.id, "correct": correct[item.id]} for item in items])
+        session.commit()
+    else:
+        session.rollback()
+    session.refresh(attempt)
+    _tell_leaderboard(session, attempt)
+    return attempt
+
+
+def _tell_leaderboard(session, attempt: Attempt) -> None:
+    if attempt.practice or not attempt.finished:
+        return
+    if not leaderboard.record_attempt(attempt.contest, attempt, attempt.user):
+        # Redis is away: remember it in SQL so the catch-up adds it later.
+        session.execute(update(Attempt).where(Attempt.id == attempt.id).values(board_pending=True))
+        session.commit()
+
+
+def finalize_user_expired(session, user: User, now: datetime) -> int:
+    expired = session.scalars(
+        select(Attempt).where(Attempt.user_id == user.id, Attempt.status == ATTEMPT_ACTIVE,
+                              Attempt.deadline.is_not(None), Attempt.deadline < now - GRACE)
+    ).all()
+    for attempt in expired:
+        _finish(session, attempt, now, auto=True)
+    return len(expired)
+
+
+def finalize_expired(session, now: datetime, batch: int = 500) -> int:
+    """Finish every attempt whose deadline (plus grace) passed without a submit."""
+    done = 0
+    while True:
+        attempts = session.scalars(
+            select(Attempt).where(Attempt.status == ATTEMPT_ACTIVE, Attempt.deadline.is_not(None),
+                                  Attempt.deadline < now - GRACE).limit(batch)
+        ).all()
+        if not attempts:
+            return done
+        for attempt in attempts:
+            _finish(session, attempt, now, auto=True)
+            done += 1
+
+
+def seconds_left(attempt: Attempt, now: datetime) -> int | None:
+    if attempt.deadline is None:
+        return None
+    return max(0, int((attempt.deadline - now).total_seconds()))
+
+
+def result_payload(attempt: Attempt, rank: dict | None) -> dict:
+    """The result as the API and the result page show it, in the order the citizen saw."""
+    review = []
+    for item in attempt.items:
+        review.append({
+            "id": item.question.qid,
+            "choices": to_display(item, item.choices),
+            "correct_choices": to_display(item, item.question.answer),
+            "correct": bool(item.correct),
+            "explanation": item.question.explanation,
+        })
+    return {
+        "score": attempt.score, "max_score": attempt.max_score, "correct_count": attempt.correct_count,
+        "question_count": attempt.question_count, "time_used_ms": attempt.time_used_ms,
+        "rank": rank, "review": review,
+    }
+
+
+def best_from_sql(session, user: User, contest: Contest) -> dict | None:
+    """The citizen's best result straight from SQL (when Redis is away)."""
+    row = session.execute(
+        select(Attempt.score, Attempt.time_used_ms).where(
+            Attempt.user_id == user.id, Attempt.contest_id == contest.id, Attempt.practice.is_(False),
+            Attempt.status != ATTEMPT_ACTIVE,
+        ).order_by(Attempt.score.desc(), Attempt.time_used_ms, Attempt.finished_at).limit(1)
+    ).first()
+    return {"score": row.score, "time_used_ms": row.time_used_ms} if row else None

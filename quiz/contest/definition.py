@@ -1,0 +1,220 @@
+"""Contest definition files: validation with line numbers and import."""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from quiz.bank.importer import latest_bank
+from quiz.bank.loader import LineDict, LineList, Problem, YamlRefused, decode, load
+from quiz.bank.validator import SLUG, BankInvalid, _is_int, _nonempty_str
+from quiz.clock import to_naive_utc, utcnow
+from quiz.models import Contest, Question
+
+REQUIRED = {"contest", "title", "bank", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
+            "attempts_per_day", "max_attempts", "districts"}
+OPTIONAL = {"theme", "paper", "points"}
+# Limits of the leaderboard's exact score encoding (see quiz.leaderboard).
+MAX_TIME_LIMIT_S = 1048
+MAX_WINDOW = timedelta(days=48)
+MAX_SCORE = 2047
+
+
+@dataclass
+class ValidContest:
+    slug: str
+    title: str
+    theme: str
+    bank: str
+    starts_at: datetime
+    ends_at: datetime
+    time_limit_s: int
+    questions_per_attempt: int
+    paper: list
+    points: dict
+    attempts_per_day: int
+    max_attempts: int
+    districts: list
+
+
+def parse_instant(value) -> datetime | None:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment
+
+
+def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
+    try:
+        doc = load(decode(raw, max_bytes))
+    except YamlRefused as exc:
+        raise BankInvalid([exc.problem]) from None
+    if not isinstance(doc, LineDict):
+        raise BankInvalid([Problem(getattr(doc, "line", 1), "the file must be a YAML mapping")])
+    problems: list[Problem] = []
+
+    def line(key):
+        return doc.key_lines.get(key, doc.line)
+
+    def problem(key, message):
+        problems.append(Problem(line(key), message))
+
+    for key in doc:
+        if key not in REQUIRED | OPTIONAL:
+            problem(key, f"unknown key '{key}'")
+    for key in sorted(REQUIRED - set(doc)):
+        problem(None, f"missing key '{key}'")
+    for key in ("contest", "bank"):
+        if key in doc and not (isinstance(doc[key], str) and SLUG.match(doc[key])):
+            problem(key, f"{key} must be a slug of lowercase letters, digits and hyphens")
+    for key in ("title", "theme"):
+        if key in doc and not _nonempty_str(doc[key]):
+            problem(key, f"{key} must be non-empty text")
+    instants = {}
+    for key in ("starts_at", "ends_at"):
+        if key in doc:
+            instants[key] = parse_instant(doc[key])
+            if instants[key] is None:
+                problem(key, f"{key} must be ISO 8601 with an offset, like 2021-05-15T08:00:00+08:00")
+    if instants.get("starts_at") and instants.get("ends_at"):
+        if instants["ends_at"] <= instants["starts_at"]:
+            problem("ends_at", "ends_at must be after starts_at")
+        elif instants["ends_at"] - instants["starts_at"] > MAX_WINDOW:
+            problem("ends_at", f"a contest window may last at most {MAX_WINDOW.days} days")
+    for key, low, high in (("time_limit_s", 10, MAX_TIME_LIMIT_S), ("questions_per_attempt", 1, 200),
+                           ("attempts_per_day", 1, 1000), ("max_attempts", 1, 10000)):
+        if key in doc and not (_is_int(doc[key]) and low <= doc[key] <= high):
+            problem(key, f"{key} must be an integer from {low} to {high}")
+    if _is_int(doc.get("attempts_per_day")) and _is_int(doc.get("max_attempts")) and doc["max_attempts"] < doc["attempts_per_day"]:
+        problem("max_attempts", "max_attempts must be at least attempts_per_day")
+
+    points = doc.get("points", {})
+    if "points" in doc:
+        if not isinstance(points, LineDict) or any(k not in ("single", "multiple", "judge") for k in points) \
+                or not all(_is_int(v) and 0 <= v <= 100 for v in points.values()):
+            problem("points", "points must map single, multiple and judge to integers from 0 to 100")
+            points = {}
+
+    paper = doc.get("paper", [])
+    rows = []
+    if "paper" in doc:
+        if not isinstance(paper, LineList):
+            problem("paper", "paper must be a list of rows like {category: safety, count: 4}")
+        else:
+            for row in paper:
+                row_line = getattr(row, "line", line("paper"))
+                if not isinstance(row, LineDict) or not set(row) <= {"category", "difficulty", "type", "count"} \
+                        or "count" not in row or not (_is_int(row["count"]) and row["count"] >= 1) \
+                        or len(row) < 2:
+                    problems.append(Problem(row_line, "a paper row needs count (≥ 1) and any of category, difficulty, type"))
+                    continue
+                rows.append(dict(row) | {"line": row_line})
+            if _is_int(doc.get("questions_per_attempt")) and sum(r["count"] for r in rows) > doc["questions_per_attempt"]:
+                problem("paper", "the paper rows ask for more questions than questions_per_attempt")
+
+    districts = doc.get("districts")
+    clean_districts = []
+    if "districts" in doc:
+        if not isinstance(districts, LineList) or not districts:
+            problem("districts", "districts must be a non-empty list of {code, name, population}")
+        else:
+            seen = set()
+            for d in districts:
+                d_line = getattr(d, "line", line("districts"))
+                if not isinstance(d, LineDict) or set(d) != {"code", "name", "population"} \
+                        or not (isinstance(d["code"], str) and SLUG.match(d["code"])) \
+                        or not _nonempty_str(d["name"]) or not (_is_int(d["population"]) and d["population"] > 0):
+                    problems.append(Problem(d_line, "a district needs code (slug), name and population (positive integer)"))
+                    continue
+                if d["code"] in seen:
+                    problems.append(Problem(d_line, f"duplicate district code '{d['code']}'"))
+                    continue
+                seen.add(d["code"])
+                clean_districts.append({"code": d["code"], "name": d["name"], "population": d["population"]})
+    if problems:
+        raise BankInvalid(problems)
+    return ValidContest(
+        slug=doc["contest"], title=doc["title"], theme=doc.get("theme", ""), bank=doc["bank"],
+        starts_at=to_naive_utc(instants["starts_at"]), ends_at=to_naive_utc(instants["ends_at"]),
+        time_limit_s=doc["time_limit_s"], questions_per_attempt=doc["questions_per_attempt"],
+        paper=rows, points=dict(points), attempts_per_day=doc["attempts_per_day"],
+        max_attempts=doc["max_attempts"], districts=clean_districts,
+    )
+
+
+def check_against_bank(session, valid: ValidContest) -> list[Problem]:
+    """Problems that make the paper impossible to draw from the bank's latest version."""
+    bank = latest_bank(session, valid.bank)
+    if bank is None:
+        return [Problem(1, f"bank '{valid.bank}' has not been imported")]
+    questions = session.scalars(select(Question).where(Question.bank_id == bank.id, Question.retired.is_(False))).all()
+    return paper_shortfalls(questions, valid.paper, valid.questions_per_attempt, valid.points)
+
+
+def paper_shortfalls(questions, rows, questions_per_attempt, points) -> list[Problem]:
+    problems = []
+    available = list(questions)
+    for row in rows:
+        matching = [q for q in available if row_matches(row, q)]
+        if len(matching) < row["count"]:
+            described = ", ".join(f"{k}={row[k]}" for k in ("category", "difficulty", "type") if k in row)
+            problems.append(Problem(row.get("line", 1), f"paper row {described} asks for {row['count']} questions but the bank has only {len(matching)} left"))
+        taken = {q.id for q in matching[: row["count"]]}
+        available = [q for q in available if q.id not in taken]
+    if len(questions) < questions_per_attempt:
+        problems.append(Problem(1, f"questions_per_attempt is {questions_per_attempt} but the bank has only {len(questions)} active questions"))
+    max_score = sum(sorted((question_points(q, points) for q in questions), reverse=True)[:questions_per_attempt])
+    if max_score > MAX_SCORE:
+        problems.append(Problem(1, f"a paper could be worth {max_score} points; the leaderboard allows at most {MAX_SCORE}"))
+    return problems
+
+
+def row_matches(row: dict, question) -> bool:
+    return all(
+        getattr(question, key) == row[key] for key in ("category", "difficulty", "type") if key in row
+    )
+
+
+def question_points(question, points: dict) -> int:
+    """A question's own points win over the contest's per-type points (default 1)."""
+    if question.points is not None:
+        return question.points
+    return points.get(question.type, 1)
+
+
+def import_contest(session, raw: bytes, shift_to_now: bool = False) -> tuple[Contest, bool]:
+    """Validate and create or update the contest named by the file's slug.
+
+    shift_to_now moves the window to start today (00:00 Asia/Shanghai) with the
+    same length, so the quickstart's sample contest is open at once.
+    """
+    valid = validate_contest(raw)
+    problems = check_against_bank(session, valid)
+    if problems:
+        raise BankInvalid(problems)
+    if shift_to_now:
+        length = valid.ends_at - valid.starts_at
+        today = utcnow() + timedelta(hours=8)
+        start_local = today.replace(hour=0, minute=0, second=0, microsecond=0)
+        valid.starts_at = start_local - timedelta(hours=8)
+        valid.ends_at = valid.starts_at + length
+    contest = session.scalar(select(Contest).where(Contest.slug == valid.slug))
+    created = contest is None
+    if created:
+        contest = Contest(slug=valid.slug)
+        session.add(contest)
+    for key in ("title", "theme", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
+                "paper", "points", "attempts_per_day", "max_attempts", "districts"):
+        setattr(contest, key, getattr(valid, key))
+    contest.paper = [{k: v for k, v in row.items() if k != "line"} for row in valid.paper]
+    contest.bank_slug = valid.bank
+    contest.updated_at = utcnow()
+    session.commit()
+    return contest, created

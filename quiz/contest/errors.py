@@ -1,0 +1,49 @@
+"""Domain errors; each blueprint turns them into a page message or a JSON error code."""
+
+
+class ContestError(Exception):
+    code = "invalid"
+    status = 422
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NoContest(ContestError):
+    code = "not_found"
+    status = 404
+
+
+class ContestClosed(ContestError):
+    code = "contest_closed"
+    status = 403
+
+
+class DailyLimitReached(ContestError):
+    code = "daily_limit"
+    status = 429
+
+
+class AttemptsExhausted(ContestError):
+    code = "attempts_exhausted"
+    status = 429
+
+
+class DeadlinePassed(ContestError):
+    code = "deadline_passed"
+    status = 409
+
+
+class AttemptNotFound(ContestError):
+    code = "not_found"
+    status = 404
+
+
+class InvalidAnswer(ContestError):
+    code = "invalid"
+    status = 422
+
+    def __init__(self, message: str, field: str = "choices"):
+        super().__init__(message)
+        self.field = field

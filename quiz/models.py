@@ -1,0 +1,201 @@
+"""Typed SQLAlchemy models. SQL is the source of truth for every result.
+
+Datetimes are stored as naive UTC; quiz.clock converts for display and for
+the Asia/Shanghai calendar day.
+"""
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from quiz.extensions import db
+
+ROLE_CITIZEN = "citizen"
+ROLE_DISTRICT = "district"
+ROLE_CITY = "city"
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(20))
+    district: Mapped[str | None] = mapped_column(String(40), index=True)
+    group: Mapped[str | None] = mapped_column(String(20))
+    unit: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10), default=ROLE_CITIZEN)
+    # Bumped on logout and password change: old cookies and remember tokens stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    # Flask-Login protocol
+    is_active = True
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_organizer(self) -> bool:
+        return self.role in (ROLE_CITY, ROLE_DISTRICT)
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Bank(db.Model):
+    __tablename__ = "banks"
+    __table_args__ = (UniqueConstraint("slug", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    categories: Mapped[dict] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+
+    questions: Mapped[list["Question"]] = relationship(back_populates="bank", order_by="Question.id")
+
+
+class Question(db.Model):
+    __tablename__ = "questions"
+    __table_args__ = (UniqueConstraint("bank_id", "qid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    qid: Mapped[str] = mapped_column(String(60))
+    type: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(60))
+    difficulty: Mapped[int] = mapped_column(Integer)
+    stem: Mapped[str] = mapped_column(Text)
+    options: Mapped[list] = mapped_column(JSON)  # [[key, text], ...] in bank order; [] for judge
+    answer: Mapped[list] = mapped_column(JSON)  # sorted keys; judge: ["true"] or ["false"]
+    explanation: Mapped[str] = mapped_column(Text)
+    points: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    source: Mapped[str | None] = mapped_column(String(255))
+    line: Mapped[int] = mapped_column(Integer, default=0)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    bank: Mapped[Bank] = relationship(back_populates="questions")
+
+
+class Contest(db.Model):
+    __tablename__ = "contests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    theme: Mapped[str] = mapped_column(String(200), default="")
+    bank_slug: Mapped[str] = mapped_column(String(60))
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    ends_at: Mapped[datetime] = mapped_column(DateTime)
+    time_limit_s: Mapped[int] = mapped_column(Integer)
+    questions_per_attempt: Mapped[int] = mapped_column(Integer)
+    paper: Mapped[list] = mapped_column(JSON, default=list)
+    points: Mapped[dict] = mapped_column(JSON, default=dict)
+    attempts_per_day: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    districts: Mapped[list] = mapped_column(JSON)  # [{code, name, population}]
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    def district_names(self) -> dict[str, str]:
+        return {d["code"]: d["name"] for d in self.districts}
+
+
+ATTEMPT_ACTIVE = "active"
+ATTEMPT_SUBMITTED = "submitted"
+ATTEMPT_EXPIRED = "expired"
+
+
+class Attempt(db.Model):
+    __tablename__ = "attempts"
+    __table_args__ = (
+        # At most one active timed attempt per citizen and contest, even with two app hosts.
+        Index(
+            "one_active_attempt",
+            "user_id",
+            "contest_id",
+            unique=True,
+            sqlite_where=text("status = 'active' AND practice = 0"),
+            postgresql_where=text("status = 'active' AND NOT practice"),
+        ),
+        Index("attempts_by_contest_status", "contest_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
+    practice: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default=ATTEMPT_ACTIVE)
+    day: Mapped[str] = mapped_column(String(10))  # Asia/Shanghai calendar day of the start
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime)  # None for practice
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    auto_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[int | None] = mapped_column(Integer)
+    max_score: Mapped[int | None] = mapped_column(Integer)
+    correct_count: Mapped[int | None] = mapped_column(Integer)
+    question_count: Mapped[int] = mapped_column(Integer, default=0)
+    time_used_ms: Mapped[int | None] = mapped_column(Integer)
+    # Set when the leaderboard could not be told; the catch-up clears it.
+    board_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()
+    contest: Mapped[Contest] = relationship()
+    items: Mapped[list["AttemptQuestion"]] = relationship(
+        back_populates="attempt", order_by="AttemptQuestion.position"
+    )
+
+    @property
+    def finished(self) -> bool:
+        return self.status != ATTEMPT_ACTIVE
+
+
+class AttemptQuestion(db.Model):
+    """One question as this attempt served it, with the option order the citizen saw."""
+
+    __tablename__ = "attempt_questions"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    option_order: Mapped[list] = mapped_column(JSON)  # bank keys in the order shown
+    choices: Mapped[list | None] = mapped_column(JSON)  # bank keys chosen, sorted
+    saved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    points: Mapped[int] = mapped_column(Integer, default=1)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="items")
+    question: Mapped[Question] = relationship()
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(60))  # phone or "cli"
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")

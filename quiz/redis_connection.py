@@ -1,0 +1,39 @@
+"""The app's Redis connection: a server named by REDIS_URL, or the embedded one.
+
+Timeouts are short on purpose: Redis holds only derived data, so a slow or
+missing Redis must degrade a request quickly instead of hanging it.
+"""
+import redis
+
+from quiz import embedded_redis
+
+
+class RedisConnection:
+    def __init__(self, url: str, instance_path: str):
+        self.embedded = not url
+        self.instance_path = instance_path
+        self.url = url or f"unix://{embedded_redis.socket_path(instance_path)}"
+        self._client = None
+
+    def client(self):
+        if self._client is None:
+            if self.embedded:
+                embedded_redis.ensure_running(self.instance_path)
+            self._client = make_client(self.url)
+        return self._client
+
+    def limiter_storage_uri(self) -> str:
+        if self.url.startswith("unix://"):
+            return "redis+unix://" + self.url[len("unix://"):]
+        if self.url.startswith("redis-cluster://"):
+            return "redis+cluster://" + self.url[len("redis-cluster://"):]
+        return self.url
+
+
+def make_client(url: str):
+    options = dict(socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30)
+    if url.startswith("redis-cluster://"):
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url("redis://" + url[len("redis-cluster://"):], **options)
+    return redis.Redis.from_url(url, **options)

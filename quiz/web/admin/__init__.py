@@ -1,0 +1,6 @@
+"""The organizers' console."""
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from quiz.web.admin import routes  # noqa: E402,F401

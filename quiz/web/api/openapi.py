@@ -1,0 +1,144 @@
+"""The OpenAPI 3 description of the v1 API, served at /api/openapi.json."""
+
+
+def _error_ref():
+    return {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(description, schema=None):
+    body = {"description": description}
+    if schema is not None:
+        body["content"] = {"application/json": {"schema": schema}}
+    return body
+
+
+def _errors(*codes):
+    return {str(code): _resp("error", _error_ref()) for code in codes}
+
+
+def spec() -> dict:
+    nullable_int = {"type": ["integer", "null"]}
+    rank = {"type": ["object", "null"], "properties": {"city": nullable_int, "district": nullable_int}}
+    option = {"type": "object", "required": ["key", "text"],
+              "properties": {"key": {"type": "string"}, "text": {"type": "string"}}}
+    question = {"type": "object", "required": ["id", "type", "stem", "options"], "properties": {
+        "id": {"type": "string"}, "type": {"type": "string", "enum": ["single", "multiple", "judge"]},
+        "stem": {"type": "string"}, "options": {"type": "array", "items": option},
+        "choices": {"type": "array", "items": {"type": "string"}}}}
+    result = {"type": "object", "required": ["score", "max_score", "correct_count", "question_count", "time_used_ms", "rank", "review"],
+              "properties": {
+                  "score": {"type": "integer"}, "max_score": {"type": "integer"},
+                  "correct_count": {"type": "integer"}, "question_count": {"type": "integer"},
+                  "time_used_ms": {"type": "integer"}, "rank": rank,
+                  "review": {"type": "array", "items": {"type": "object", "properties": {
+                      "id": {"type": "string"}, "choices": {"type": "array", "items": {"type": "string"}},
+                      "correct_choices": {"type": "array", "items": {"type": "string"}},
+                      "correct": {"type": "boolean"}, "explanation": {"type": "string"}}}}}}
+    attempt = {"type": "object", "required": ["id", "status", "deadline"], "properties": {
+        "id": {"type": "integer"}, "status": {"type": "string", "enum": ["active", "submitted", "expired"]},
+        "practice": {"type": "boolean"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "deadline": {"type": ["string", "null"], "format": "date-time"},
+        "seconds_left": {"type": ["integer", "null"]},
+        "questions": {"type": "array", "items": question}, "result": result}}
+    bearer = [{"bearer": []}]
+    json_body = lambda schema: {"required": True, "content": {"application/json": {"schema": schema}}}  # noqa: E731
+    attempt_id = {"name": "attempt_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "公民科学素质网络大赛 API", "version": "1.0.0",
+                 "description": "Citizens take timed quizzes; answers and explanations appear only after hand-in."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string", "enum": ["invalid", "unauthorized", "forbidden", "not_found", "phone_taken",
+                                                        "contest_closed", "daily_limit", "attempts_exhausted",
+                                                        "deadline_passed", "rate_limited", "unavailable", "internal",
+                                                        "method_not_allowed", "too_large", "unsupported_media_type"]},
+                    "message": {"type": "string"}, "field": {"type": "string"}}}}}},
+        },
+        "paths": {
+            "/api/v1/auth/register": {"post": {
+                "summary": "Register a citizen",
+                "requestBody": json_body({"type": "object", "required": ["phone", "name", "district", "password"], "properties": {
+                    "phone": {"type": "string"}, "name": {"type": "string"}, "district": {"type": "string"},
+                    "password": {"type": "string"}, "group": {"type": "string"}, "unit": {"type": "string"}}}),
+                "responses": {"201": _resp("registered", {"type": "object", "required": ["user"], "properties": {"user": {
+                    "type": "object", "properties": {"id": {"type": "integer"}, "name_masked": {"type": "string"},
+                                                     "district": {"type": "string"}}}}}),
+                              **_errors(404, 409, 422, 429)}}},
+            "/api/v1/auth/token": {"post": {
+                "summary": "Exchange phone and password for a bearer token",
+                "requestBody": json_body({"type": "object", "required": ["phone", "password"], "properties": {
+                    "phone": {"type": "string"}, "password": {"type": "string"}}}),
+                "responses": {"200": _resp("token", {"type": "object", "required": ["token", "expires_at"], "properties": {
+                    "token": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}),
+                              **_errors(401, 422, 429)}}},
+            "/api/v1/contest": {"get": {
+                "summary": "The current contest",
+                "responses": {"200": _resp("contest", {"type": "object", "required": ["slug", "title", "districts"], "properties": {
+                    "slug": {"type": "string"}, "title": {"type": "string"}, "theme": {"type": "string"},
+                    "starts_at": {"type": "string"}, "ends_at": {"type": "string"}, "time_limit_s": {"type": "integer"},
+                    "questions_per_attempt": {"type": "integer"}, "attempts_per_day": {"type": "integer"},
+                    "max_attempts": {"type": "integer"},
+                    "districts": {"type": "array", "items": {"type": "object", "properties": {
+                        "code": {"type": "string"}, "name": {"type": "string"}}}}}}), **_errors(404)}}},
+            "/api/v1/attempts": {"post": {
+                "summary": "Start (201) or resume (200) the citizen's attempt", "security": bearer,
+                "responses": {"200": _resp("resumed", {"type": "object", "properties": {"attempt": attempt}}),
+                              "201": _resp("started", {"type": "object", "properties": {"attempt": attempt}}),
+                              **_errors(401, 403, 404, 429)}}},
+            "/api/v1/attempts/{attempt_id}": {"get": {
+                "summary": "One of the citizen's attempts", "security": bearer, "parameters": [attempt_id],
+                "responses": {"200": _resp("attempt", {"type": "object", "properties": {"attempt": attempt}}),
+                              **_errors(401, 404)}}},
+            "/api/v1/attempts/{attempt_id}/answers/{question_id}": {"put": {
+                "summary": "Save one answer (last save wins)", "security": bearer,
+                "parameters": [attempt_id, {"name": "question_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": json_body({"type": "object", "required": ["choices"], "properties": {
+                    "choices": {"type": "array", "items": {"type": "string"}}}}),
+                "responses": {"200": _resp("saved", {"type": "object", "properties": {"saved": {"type": "boolean"}}}),
+                              **_errors(401, 404, 409, 422, 429)}}},
+            "/api/v1/attempts/{attempt_id}/submit": {"post": {
+                "summary": "Hand in the paper; repeating it returns the same result", "security": bearer,
+                "parameters": [attempt_id],
+                "responses": {"200": _resp("result", {"type": "object", "properties": {"result": result}}),
+                              **_errors(401, 404)}}},
+            "/api/v1/leaderboard": {"get": {
+                "summary": "The city board, or one district's",
+                "parameters": [
+                    {"name": "district", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}],
+                "responses": {"200": _resp("board", {"type": "object", "required": ["total", "entries"], "properties": {
+                    "total": {"type": "integer"}, "entries": {"type": "array", "items": {"type": "object", "properties": {
+                        "rank": {"type": "integer"}, "name": {"type": "string"}, "district": {"type": "string"},
+                        "score": {"type": "integer"}, "time_used_ms": {"type": "integer"}}}}}}),
+                              **_errors(404, 422, 503)}}},
+            "/api/v1/districts": {"get": {
+                "summary": "District participation, ordered by participation per 10,000 residents",
+                "responses": {"200": _resp("districts", {"type": "object", "properties": {"districts": {"type": "array", "items": {
+                    "type": "object", "properties": {
+                        "code": {"type": "string"}, "name": {"type": "string"}, "participants": {"type": "integer"},
+                        "attempts": {"type": "integer"}, "average_score": {"type": "number"},
+                        "participation_per_10k": {"type": "number"}}}}}}), **_errors(404, 503)}}},
+            "/api/v1/me": {"get": {
+                "summary": "The citizen's best result, ranks and attempts left today", "security": bearer,
+                "responses": {"200": _resp("me", {"type": "object", "properties": {
+                    "best": {"type": ["object", "null"], "properties": {"score": {"type": "integer"}, "time_used_ms": {"type": "integer"}}},
+                    "rank": rank, "attempts_today": {"type": "integer"}, "attempts_left_today": {"type": "integer"}}}),
+                              **_errors(401, 404)}}},
+            "/api/v1/admin/banks": {"post": {
+                "summary": "Upload a question bank (city organizers)", "security": bearer,
+                "requestBody": {"required": True, "content": {
+                    "application/x-yaml": {"schema": {"type": "string"}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"200": _resp("unchanged"), "201": _resp("imported"),
+                              "422": _resp("problems", {"type": "object", "properties": {"errors": {"type": "array", "items": {
+                                  "type": "object", "properties": {"line": {"type": "integer"},
+                                                                   "question": {"type": ["string", "null"]},
+                                                                   "message": {"type": "string"}}}}}}),
+                              **_errors(401, 403, 413, 415)}}},
+        },
+    }

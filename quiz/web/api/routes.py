@@ -1,0 +1,274 @@
+from flask import Response, current_app, jsonify, request
+
+from quiz import leaderboard
+from quiz.accounts import AccountError, authenticate, issue_token, mask_name, register_citizen
+from quiz.auth import api_user, public
+from quiz.bank.importer import import_bank
+from quiz.bank.validator import BankInvalid
+from quiz.clock import iso, utcnow
+from quiz.contest import attempts as attempt_rules
+from quiz.contest.errors import ContestError, NoContest
+from quiz.contest.rules import current_contest
+from quiz.extensions import csrf, db, limiter
+from quiz.models import ROLE_CITY, Attempt
+from quiz.web.api import bp
+from quiz.web.api.openapi import spec
+from quiz.web.audit import record as audit
+from quiz.web.errors import json_error
+
+csrf.exempt(bp)
+
+
+class ApiUnauthorized(Exception):
+    pass
+
+
+@bp.errorhandler(ContestError)
+def contest_error(exc: ContestError):
+    extra = {"field": exc.field} if getattr(exc, "field", None) else {}
+    return json_error(exc.status, exc.code, exc.message, **extra)
+
+
+@bp.errorhandler(AccountError)
+def account_error(exc: AccountError):
+    if exc.code == "phone_taken":
+        return json_error(409, "phone_taken", exc.message)
+    return json_error(422, "invalid", exc.message, field=exc.field)
+
+
+@bp.errorhandler(ApiUnauthorized)
+def unauthorized(_exc):
+    response = json_error(401, "unauthorized", "需要有效的访问令牌（Authorization: Bearer <token>）。")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def require_user():
+    user = api_user()
+    if user is None:
+        raise ApiUnauthorized()
+    return user
+
+
+def json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ContestError("请求体必须是 JSON 对象。")
+    return data
+
+
+def the_contest():
+    contest = current_contest(db.session, utcnow())
+    if contest is None:
+        raise NoContest("目前没有竞赛。")
+    return contest
+
+
+def attempt_json(attempt: Attempt, now, with_questions: bool) -> dict:
+    body = {"id": attempt.id, "status": attempt.status, "practice": attempt.practice,
+            "started_at": iso(attempt.started_at), "deadline": iso(attempt.deadline),
+            "seconds_left": attempt_rules.seconds_left(attempt, now) if not attempt.finished else 0}
+    if with_questions and not attempt.finished:
+        body["questions"] = [question_json(item) for item in attempt.items]
+    if attempt.finished:
+        rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, attempt.user)
+        body["result"] = attempt_rules.result_payload(attempt, rank)
+    return body
+
+
+JUDGE_OPTIONS = [{"key": "true", "text": "正确"}, {"key": "false", "text": "错误"}]
+
+
+def question_json(item) -> dict:
+    """What the citizen sees of a question: never the answer or the explanation."""
+    question = item.question
+    options = JUDGE_OPTIONS if question.type == "judge" else attempt_rules.display_options(item)
+    return {"id": question.qid, "type": question.type, "stem": question.stem, "options": options,
+            "choices": attempt_rules.to_display(item, item.choices)}
+
+
+# ---- accounts ---------------------------------------------------------------
+
+@bp.post("/v1/auth/register")
+@public
+@limiter.limit("20 per hour", key_func=lambda: request.remote_addr or "-")
+def register():
+    data = json_body()
+    contest = the_contest()
+    user = register_citizen(
+        db.session, data.get("phone"), data.get("name"), data.get("district"), data.get("password"),
+        data.get("group"), data.get("unit"), {d["code"] for d in contest.districts}, utcnow(),
+    )
+    return jsonify({"user": {"id": user.id, "name_masked": mask_name(user.name), "district": user.district}}), 201
+
+
+@bp.post("/v1/auth/token")
+@public
+def token():
+    data = json_body()
+    user = authenticate(db.session, data.get("phone"), data.get("password"))
+    if user is None:
+        return json_error(401, "unauthorized", "手机号或密码不正确。")
+    value, expires = issue_token(db.session, user, utcnow(), current_app.config["API_TOKEN_TTL_S"])
+    return jsonify({"token": value, "expires_at": iso(expires)})
+
+
+# ---- the contest and attempts -----------------------------------------------
+
+@bp.get("/v1/contest")
+@public
+def contest():
+    c = the_contest()
+    return jsonify({
+        "slug": c.slug, "title": c.title, "theme": c.theme, "starts_at": iso(c.starts_at), "ends_at": iso(c.ends_at),
+        "time_limit_s": c.time_limit_s, "questions_per_attempt": c.questions_per_attempt,
+        "attempts_per_day": c.attempts_per_day, "max_attempts": c.max_attempts,
+        "districts": [{"code": d["code"], "name": d["name"]} for d in c.districts],
+    })
+
+
+@bp.post("/v1/attempts")
+@public
+def start():
+    user = require_user()
+    now = utcnow()
+    attempt, created = attempt_rules.start_attempt(db.session, user, the_contest(), now)
+    return jsonify({"attempt": attempt_json(attempt, now, with_questions=True)}), 201 if created else 200
+
+
+@bp.put("/v1/attempts/<attempt_id>/answers/<question_id>")
+@public
+def save(attempt_id, question_id):
+    user = require_user()
+    data = json_body()
+    if "choices" not in data:
+        raise attempt_rules.InvalidAnswer("choices is required")
+    attempt_rules.save_answer(db.session, user, attempt_id, question_id, data["choices"], utcnow())
+    return jsonify({"saved": True})
+
+
+@bp.post("/v1/attempts/<attempt_id>/submit")
+@public
+def submit(attempt_id):
+    user = require_user()
+    attempt = attempt_rules.submit_attempt(db.session, user, attempt_id, utcnow())
+    rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, user)
+    return jsonify({"result": attempt_rules.result_payload(attempt, rank)})
+
+
+@bp.get("/v1/attempts/<attempt_id>")
+@public
+def show(attempt_id):
+    user = require_user()
+    now = utcnow()
+    attempt_rules.finalize_user_expired(db.session, user, now)
+    attempt = attempt_rules.get_attempt(db.session, user, attempt_id)
+    return jsonify({"attempt": attempt_json(attempt, now, with_questions=True)})
+
+
+# ---- leaderboards -------------------------------------------------------------
+
+def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _Invalid(name) from None
+    if value < low or (high is not None and value > high):
+        raise _Invalid(name)
+    return value
+
+
+class _Invalid(Exception):
+    def __init__(self, field):
+        self.field = field
+
+
+@bp.errorhandler(_Invalid)
+def invalid_param(exc: _Invalid):
+    return json_error(422, "invalid", f"参数 {exc.field} 的取值无效。", field=exc.field)
+
+
+def board_unavailable():
+    return json_error(503, "unavailable", "排行榜暂时不可用，成绩已安全保存，稍后将自动恢复。")
+
+
+@bp.get("/v1/leaderboard")
+@public
+def board():
+    c = the_contest()
+    limit = _int_arg("limit", 20, 1, 100)
+    offset = _int_arg("offset", 0, 0, None)
+    district = request.args.get("district") or None
+    if district is not None and district not in c.district_names():
+        raise _Invalid("district")
+    leaderboard.catch_up(db.session, c)
+    try:
+        body = leaderboard.top_json(c, district, limit, offset)
+    except leaderboard.Unavailable:
+        return board_unavailable()
+    return Response(body, mimetype="application/json")
+
+
+@bp.get("/v1/districts")
+@public
+def districts():
+    c = the_contest()
+    leaderboard.catch_up(db.session, c)
+    try:
+        return jsonify({"districts": leaderboard.districts(c)})
+    except leaderboard.Unavailable:
+        return board_unavailable()
+
+
+@bp.get("/v1/me")
+@public
+def me():
+    user = require_user()
+    c = the_contest()
+    now = utcnow()
+    today, total = attempt_rules.attempt_counts(db.session, user, c, now)
+    try:
+        standing = leaderboard.standing(c, user)
+    except leaderboard.Unavailable:
+        standing = {"best": attempt_rules.best_from_sql(db.session, user, c), "rank": {"city": None, "district": None}}
+    left = max(0, min(c.attempts_per_day - today, c.max_attempts - total))
+    return jsonify({**standing, "attempts_today": today, "attempts_left_today": left})
+
+
+# ---- organizers ----------------------------------------------------------------
+
+@bp.post("/v1/admin/banks")
+@public  # guarded below by the bearer token's role
+def upload_bank():
+    user = require_user()
+    if user.role != ROLE_CITY:
+        return json_error(403, "forbidden", "只有市级组织者可以上传题库。")
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            return json_error(422, "invalid", "缺少文件字段 file。", field="file")
+        raw, filename = upload.read(), upload.filename or "upload.yaml"
+    elif request.mimetype in ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"):
+        raw, filename = request.get_data(), request.headers.get("X-Filename", "upload.yaml")
+    else:
+        return json_error(415, "unsupported_media_type", "请以 application/x-yaml 或 multipart 字段 file 上传。")
+    try:
+        outcome = import_bank(db.session, raw, filename, current_app.config["BANK_MAX_BYTES"])
+    except BankInvalid as exc:
+        return jsonify({"errors": [p.as_json() for p in exc.problems]}), 422
+    if outcome.created:
+        audit(db.session, user, "bank.import", f"{outcome.bank.slug} v{outcome.bank.version} ({filename})")
+    bank = outcome.bank
+    return jsonify({"bank": {"slug": bank.slug, "version": bank.version, "title": bank.title},
+                    "created": outcome.created, "counts": outcome.counts,
+                    "message": "imported" if outcome.created else "unchanged: this file was already imported"}), \
+        201 if outcome.created else 200
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    return jsonify(spec())

@@ -1,0 +1,49 @@
+"""Error pages and JSON errors: a clear message, never a stack trace."""
+import logging
+
+from flask import jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+         500: "internal", 503: "unavailable"}
+MESSAGES = {400: "请求有误。", 401: "请先登录。", 403: "没有权限访问此页面。", 404: "页面不存在。",
+            405: "不支持此操作。", 413: "上传的内容太大。", 429: "操作太频繁，请稍后再试。",
+            500: "服务器出了点问题，请稍后再试。", 503: "服务暂时不可用，请稍后再试。"}
+
+
+def json_error(status: int, code: str, message: str, **extra):
+    response = jsonify({"error": {"code": code, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = MESSAGES.get(status, exc.description or "")
+        if wants_json():
+            response = json_error(status, CODES.get(status, "error"), message)
+        else:
+            response = app.make_response((render_template("errors/error.html", status=status, message=message), status))
+        if status == 429 and exc.get_response().headers.get("Retry-After"):
+            response.headers["Retry-After"] = exc.get_response().headers["Retry-After"]
+        elif status == 429 and getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return json_error(500, "internal", MESSAGES[500])
+        return render_template("errors/error.html", status=500, message=MESSAGES[500]), 500

