@@ -1,22 +1,30 @@
 """gunicorn settings (`gunicorn -c gunicorn.conf.py wsgi:app`).
 
-gthread: measured against sync on this 2-core machine (docs/benchmarks.md);
-threads also keep a worker responsive while displays hold Server-Sent Event
-streams open. Every value can be overridden with GUNICORN_* variables.
+Worker class and count chosen with bench/load.py (docs/benchmarks.md, 2-core machine):
+gthread beat sync on every endpoint (sync 3 workers: healthz 1,080 req/s, saves 81;
+gthread 3x4: healthz 1,568, saves 120), and more processes than cores + 1 only added
+contention (5 sync workers: saves 53, submits 9/s with timeouts). Threads also keep a
+worker responsive while displays hold Server-Sent Event streams open (one thread per
+screen), hence 8 per worker. Every value can be overridden with GUNICORN_* variables.
 """
 import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
+# Import the app once in the master and fork: workers start (and a killed one is replaced)
+# in milliseconds instead of re-importing for ~2 s each. create_app opens no connections.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in ("0", "false", "no")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 10
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 proc_name = "quiz"
+# Several gunicorn instances may run on one host (tests, two app hosts): no shared control socket.
+control_socket_disable = True
 # Stateless workers behind a proxy: trust the proxy's X-Forwarded-* from loopback only.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

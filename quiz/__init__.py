@@ -10,6 +10,7 @@ def create_app(config=None) -> Flask:
     """Build the app: config -> extensions -> blueprints -> CLI. No I/O here."""
     app = Flask(__name__, instance_path=os.environ.get("QUIZ_INSTANCE_PATH") or None)
     app.config.from_object(config or Config(app.instance_path))
+    app.json.ensure_ascii = False  # Chinese text stays readable in JSON
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)

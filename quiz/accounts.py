@@ -2,6 +2,7 @@
 import hashlib
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
@@ -44,19 +45,25 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method)
 
 
+def storable(text: str, controls: bool = False) -> bool:
+    """PostgreSQL refuses NUL and UTF-8 refuses lone surrogates: such input is invalid, never a 500."""
+    return not any(unicodedata.category(ch) == "Cs" or (not controls and unicodedata.category(ch) == "Cc")
+                   for ch in text)
+
+
 def check_fields(phone, name, district, password, group, unit, districts: set[str]) -> None:
     """Raise AccountError naming the first field that is wrong."""
-    if not isinstance(phone, str) or not PHONE.match(phone):
+    if not isinstance(phone, str) or not PHONE.fullmatch(phone):
         raise AccountError("phone", "请输入 11 位中国大陆手机号码。")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 20:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 20 or not storable(name):
         raise AccountError("name", "姓名为 1 到 20 个字符。")
     if district not in districts:
         raise AccountError("district", "请选择所在区县。")
     if group not in (None, "", *GROUPS):
         raise AccountError("group", "请选择列表中的人群。")
-    if unit is not None and (not isinstance(unit, str) or len(unit) > 100):
+    if unit is not None and (not isinstance(unit, str) or len(unit) > 100 or not storable(unit)):
         raise AccountError("unit", "工作单位或学校最多 100 个字符。")
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD or not storable(password, controls=True):
         raise AccountError("password", f"密码至少 {MIN_PASSWORD} 个字符。")
 
 
@@ -79,7 +86,7 @@ def create_organizer(session, phone, name, password, role: str, district: str | 
         raise AccountError("role", "role must be city or district")
     if role == ROLE_DISTRICT and not district:
         raise AccountError("district", "a district organizer needs --district")
-    if not isinstance(phone, str) or not PHONE.match(phone):
+    if not isinstance(phone, str) or not PHONE.fullmatch(phone):
         raise AccountError("phone", "phone must be an 11-digit mainland mobile number")
     if not 1 <= len(name or "") <= 20:
         raise AccountError("name", "name must be 1 to 20 characters")
@@ -98,8 +105,9 @@ def create_organizer(session, phone, name, password, role: str, district: str | 
 
 def authenticate(session, phone, password) -> User | None:
     """The user for this phone and password, or None (without saying which was wrong)."""
-    user = session.scalar(select(User).where(User.phone == phone)) if isinstance(phone, str) else None
-    if user is None or not isinstance(password, str):
+    known_shape = isinstance(phone, str) and PHONE.fullmatch(phone)
+    user = session.scalar(select(User).where(User.phone == phone)) if known_shape else None
+    if user is None or not isinstance(password, str) or not storable(password, controls=True):
         check_password_hash(_DUMMY_HASH, "x")
         return None
     return user if check_password_hash(user.password_hash, password) else None
@@ -120,10 +128,12 @@ def user_for_token(session, token: str, now: datetime) -> User | None:
     return row.user
 
 
-def revoke_sessions(session, user: User) -> None:
-    """Log out everywhere: old cookies, remember-me cookies and API tokens stop working."""
+def revoke_sessions(session, user: User, api_tokens: bool = True) -> None:
+    """Log out everywhere: old cookies and remember-me cookies stop working, and the API
+    tokens too unless api_tokens is False (a web logout leaves the apps signed in)."""
     user.session_version += 1
-    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    if api_tokens:
+        session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     session.commit()
 
 

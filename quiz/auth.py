@@ -1,14 +1,20 @@
 """Who is asking: cookie sessions for pages, bearer tokens for the API, role guards."""
+import time
 from functools import wraps
 
-from flask import abort, g, request
-from flask_login import current_user
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_login import current_user, user_logged_in, user_logged_out
 from sqlalchemy import select
 
-from quiz.accounts import user_for_token
+from quiz import totp
+from quiz.accounts import PHONE, authenticate, revoke_sessions, user_for_token
 from quiz.clock import utcnow
 from quiz.extensions import db, listen_sqlite_pragmas, login_manager
 from quiz.models import ROLE_CITY, ROLE_DISTRICT, User
+
+# What Flask-Login itself keeps in the session; everything else is dropped at login.
+_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
+TOTP_SESSION_KEY = "totp_passed"
 
 
 def init_app(app) -> None:
@@ -17,6 +23,22 @@ def init_app(app) -> None:
     login_manager.login_message = "请先登录。"
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user)
+    # Module-level receivers: blinker keeps one connection however many apps are built.
+    user_logged_in.connect(_fresh_session_on_login)
+    user_logged_out.connect(_revoke_on_logout)
+
+
+def _fresh_session_on_login(_app, user, **_extra) -> None:
+    """A new session at login: nothing from before it (e.g. a planted CSRF token or 2FA flag) survives."""
+    for key in [k for k in session.keys() if k not in _LOGIN_KEYS]:
+        session.pop(key)
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # Flask-WTF's per-request copy
+
+
+def _revoke_on_logout(_app, user, **_extra) -> None:
+    """Logout bumps session_version: copied session cookies and remember-me cookies stop working."""
+    if isinstance(user, User):
+        revoke_sessions(db.session, user, api_tokens=False)  # apps stay signed in, as citizen.logout chose
 
 
 def load_user(user_key: str) -> User | None:
@@ -40,14 +62,33 @@ def api_user() -> User | None:
     return g.api_user
 
 
+def totp_required_for(user) -> bool:
+    return bool(current_app.config.get("ADMIN_REQUIRE_TOTP")) and user.role in (ROLE_CITY, ROLE_DISTRICT)
+
+
+def totp_passed(user) -> bool:
+    """This session passed /login/totp as this user at this session version."""
+    return session.get(TOTP_SESSION_KEY) == user.get_id()
+
+
+def mark_totp_passed(user) -> None:
+    session[TOTP_SESSION_KEY] = user.get_id()
+
+
+def _second_factor_redirect():
+    return redirect(url_for("security.login_totp", next=request.full_path if request.method == "GET" else None))
+
+
 def organizer_required(view):
-    """Console pages: anonymous -> login page (302), citizens -> 403."""
+    """Console pages: anonymous -> login page (302), citizens -> 403, organizers without 2FA -> /login/totp."""
     @wraps(view)
     def guarded(*args, **kwargs):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if current_user.role not in (ROLE_CITY, ROLE_DISTRICT):
             abort(403)
+        if totp_required_for(current_user) and not totp_passed(current_user):
+            return _second_factor_redirect()
         return view(*args, **kwargs)
 
     guarded.access = "organizer"
@@ -61,6 +102,8 @@ def city_organizer_required(view):
             return login_manager.unauthorized()
         if current_user.role != ROLE_CITY:
             abort(403)
+        if totp_required_for(current_user) and not totp_passed(current_user):
+            return _second_factor_redirect()
         return view(*args, **kwargs)
 
     guarded.access = "city"
@@ -82,6 +125,31 @@ def public(view):
     """Mark a view as deliberately open to everyone (the route walk test checks marks)."""
     view.access = "public"
     return view
+
+
+def totp_for_organizers(view):
+    """API token exchange: with ADMIN_REQUIRE_TOTP an organizer must also send "totp" (the 6-digit code).
+
+    Citizens are unaffected; a wrong password still gets the view's ordinary 401.
+    """
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if current_app.config.get("ADMIN_REQUIRE_TOTP"):
+            data = request.get_json(silent=True)
+            data = data if isinstance(data, dict) else {}
+            phone = data.get("phone")
+            account = db.session.scalar(select(User).where(User.phone == phone)) \
+                if isinstance(phone, str) and PHONE.match(phone) else None
+            # Only organizers pay for the extra password check; the view checks citizens once.
+            if account is not None and totp_required_for(account) \
+                    and authenticate(db.session, phone, data.get("password")) is not None \
+                    and not totp.verify(account.totp_secret, data.get("totp"), time.time()):
+                from quiz.web.errors import json_error
+
+                return json_error(401, "unauthorized", "组织者需要同时提供动态验证码（totp）。", field="totp")
+        return view(*args, **kwargs)
+
+    return guarded
 
 
 def district_scope(user) -> str | None:

@@ -59,15 +59,21 @@ def bank_validate(file):
 
 @bank_cli.command("import")
 @click.argument("file")
-def bank_import(file):
+@click.option("--dry-run", is_flag=True, help="Check FILE against the banks already imported, change nothing.")
+def bank_import(file, dry_run):
     """Validate and import FILE in one transaction (nothing changes on any problem)."""
     try:
-        outcome = import_bank(db.session, _read(file), Path(file).name, current_app.config["BANK_MAX_BYTES"])
+        outcome = import_bank(db.session, _read(file), Path(file).name, current_app.config["BANK_MAX_BYTES"], dry_run=dry_run)
     except BankInvalid as exc:
         _fail(file, exc.problems)
     bank = outcome.bank
     if not outcome.created:
         click.echo(f"{file}: unchanged: bank {bank.slug} version {bank.version} was already imported from identical content")
+        return
+    if dry_run:
+        click.echo(f"{file}: dry run: bank {bank.slug} version {bank.version} would be imported "
+                   f"({sum(outcome.counts['type'].values())} questions); nothing was changed")
+        _print_counts(outcome.counts)
         return
     audit(db.session, None, "bank.import", f"{bank.slug} v{bank.version} ({Path(file).name})")
     click.echo(f"{file}: imported bank {bank.slug} version {bank.version} ({sum(outcome.counts['type'].values())} questions)")
@@ -120,6 +126,22 @@ def admin_create(phone, name, role, district):
     click.echo(f"organizer {user.phone} ({role}{' ' + district if district else ''}) ready")
 
 
+@admin_cli.command("totp")
+@click.option("--phone", required=True)
+def admin_totp(phone):
+    """Enrol (or re-enrol) an organizer's second factor; prints the otpauth:// URI for an authenticator app."""
+    from quiz import totp
+    from quiz.models import User
+
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None or not user.is_organizer:
+        raise click.ClickException(f"no organizer with phone {phone}")
+    user.totp_secret = totp.new_secret()
+    db.session.commit()
+    audit(db.session, None, "admin.totp", f"{user.phone} enrolled")
+    click.echo(totp.otpauth_uri(user.totp_secret, user.phone))
+
+
 @attempts_cli.command("finalize-expired")
 def attempts_finalize_expired():
     """Finish attempts whose deadline passed without a submit, with the answers saved in time."""
@@ -152,3 +174,4 @@ def redis_stop():
 def init_app(app) -> None:
     for group in (bank_cli, contest_cli, admin_cli, attempts_cli, leaderboard_cli, redis_cli):
         app.cli.add_command(group)
+    app.cli.add_command(__import__("quiz.export_cli", fromlist=["export_cli"]).export_cli)

@@ -65,6 +65,15 @@ class Config:
         # Origins (CSP frame-ancestors syntax) allowed to frame /display pages.
         self.DISPLAY_FRAME_ANCESTORS = env.get("DISPLAY_FRAME_ANCESTORS", "'none'")
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        # A Redis hiccup between counting and deducting must not turn into a 500 (limits fall back to memory).
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        # Anti-automation budgets (Flask-Limiter syntax); see docs/security.md. Failures only for logins.
+        self.LOGIN_FAILURE_LIMIT = env.get("LOGIN_FAILURE_LIMIT", "10 per 5 minutes")
+        self.REGISTER_LIMIT = env.get("REGISTER_LIMIT", "20 per hour")
+        self.ATTEMPT_START_LIMIT = env.get("ATTEMPT_START_LIMIT", "30 per minute")
+        self.ANSWER_SAVE_LIMIT = env.get("ANSWER_SAVE_LIMIT", "120 per minute")
+        # Number of reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust (0: none).
+        self.PROXY_FIX_X_FOR = int(env.get("PROXY_FIX_X_FOR", 0))
         self.LEADERBOARD_CACHE_MS = int(env.get("LEADERBOARD_CACHE_MS", 1000))
         self.WTF_CSRF_TIME_LIMIT = None  # a quiz page left open for the whole attempt must still save
 

@@ -1,19 +1,20 @@
 """Live leaderboards in Redis: the only module that touches these keys.
 
 Every key carries the contest slug as a hash tag, so one contest lives in one
-Redis Cluster slot and its Lua script and MULTI blocks stay legal there.
+Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 
-| key                                   | type   | content                                        | TTL   |
-|---------------------------------------|--------|------------------------------------------------|-------|
-| quiz:{slug}:city                      | zset   | user id -> encoded best result                 | none  |
-| quiz:{slug}:d:<district>              | zset   | the same, one per district                     | none  |
-| quiz:{slug}:names                     | hash   | user id -> "masked name<TAB>district code"     | none  |
-| quiz:{slug}:agg                       | hash   | <district>:participants/attempts/best_sum, all:* | none |
-| quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)      | none  |
-| quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); missing = rebuild   | none  |
-| quiz:{slug}:cache:<board>:<lim>:<off> | string | serialized leaderboard JSON shared by all hosts| LEADERBOARD_CACHE_MS |
-| quiz:{slug}:lock:rebuild              | string | rebuild in progress                            | 120 s |
-| quiz:{slug}:events                    | pubsub | "result" messages for the displays             | -     |
+| key                                   | type   | content                                          | TTL   |
+|---------------------------------------|--------|--------------------------------------------------|-------|
+| quiz:{slug}:city                      | zset   | user id -> encoded best result                   | none  |
+| quiz:{slug}:d:<district>              | zset   | the same, one per district ("-" = no district)   | none  |
+| quiz:{slug}:names                     | hash   | user id -> "masked name<TAB>district code"       | none  |
+| quiz:{slug}:agg                       | hash   | <district>:participants/attempts/best_sum, all:* | none  |
+| quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
+| quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
+| quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap           | none  |
+| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts              | LEADERBOARD_CACHE_MS |
+| quiz:{slug}:lock:rebuild              | string | rebuild in progress (token)                      | 600 s |
+| quiz:{slug}:events                    | pubsub | "result"/"rebuild" messages for the displays     | -     |
 
 Score encoding (exact: every value is an integer below 2**53, so a double holds it):
     encoded = score * 2**42 + (2**20 - 1 - time_used_ms) * 2**22 + (2**22 - 1 - finish_s)
@@ -21,22 +22,25 @@ Higher score wins, then less time used, then the earlier finish (seconds after t
 contest start). Limits, enforced by the contest validator: score <= 2047,
 time_used_ms <= 1,048,575 (time_limit_s <= 1048), a window of at most 48 days.
 Results equal in all three (same score, same ms, same finishing second) are
-ordered by Redis by member id.
+ordered by Redis by member id (the lexicographically greater id ranks first).
 
 SQL stays the source of truth: every write here may fail (the caller keeps
 going and the attempt is flagged board_pending), and `rebuild` or the
-automatic `catch_up` brings Redis back in line with SQL.
+automatic `catch_up` brings Redis back in line with SQL. A board whose meta
+has no built_at (a Redis that restarted empty, a contest never shown) is
+not trusted: reads raise Unavailable and writes refuse until it is rebuilt.
 """
 import json
 import logging
 import time
+import uuid
 
 import redis
 from flask import current_app
 from sqlalchemy import select, update
 
 from quiz.accounts import mask_name
-from quiz.extensions import redis_client
+from quiz.extensions import db, redis_client
 from quiz.models import ATTEMPT_ACTIVE, Attempt, Contest, User
 
 log = logging.getLogger(__name__)
@@ -46,10 +50,12 @@ TIME_BITS = 20
 FINISH_BITS = 22
 MAX_TIME_MS = 2**TIME_BITS - 1
 MAX_FINISH_S = 2**FINISH_BITS - 1
-CATCH_UP_EVERY_S = 5.0
+CATCH_UP_EVERY_S = 5.0  # default of LEADERBOARD_CATCH_UP_S
+PENDING_SCAN_EVERY_S = 60.0  # SQL scan for board_pending attempts when this process saw no failure
+REBUILD_LOCK_S = 600
+NO_DISTRICT = "-"
 
 failures = 0  # Redis errors seen by this process (exposed on /readyz)
-_last_catch_up: dict[str, float] = {}
 
 
 def _key(slug: str, *parts: str) -> str:
@@ -63,6 +69,7 @@ def encode(score: int, time_used_ms: int, finish_s: int) -> int:
 
 
 def decode(encoded: float) -> tuple[int, int, int]:
+    """(score, time_used_ms, finish_s) of an encoded result."""
     value = int(encoded)
     score, rest = divmod(value, SCORE_UNIT)
     time_part, finish_part = divmod(rest, 2**FINISH_BITS)
@@ -74,20 +81,27 @@ def encode_attempt(contest: Contest, attempt: Attempt) -> int:
     return encode(attempt.score, attempt.time_used_ms, finish_s)
 
 
+def _name_value(name: str, district: str | None) -> str:
+    return f"{mask_name(name)}\t{district or ''}"
+
+
+# Returns 1 new entry, 2 improved, 0 counted but not better, -1 already counted,
+# -2 board not built (the caller rebuilds from SQL, which includes this attempt).
 _RECORD = """
 -- KEYS: city, district board, names, agg, recorded, meta
 -- ARGV: member, encoded, score, name value, district, attempt id, now ms
+if redis.call('HEXISTS', KEYS[6], 'built_at') == 0 then return -2 end
 if redis.call('SADD', KEYS[5], ARGV[6]) == 0 then return -1 end
 local d = ARGV[5]
 redis.call('HINCRBY', KEYS[4], d .. ':attempts', 1)
 redis.call('HINCRBY', KEYS[4], 'all:attempts', 1)
 redis.call('HSET', KEYS[6], 'updated_at', ARGV[7])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
 local new = tonumber(ARGV[2])
 local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not old then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
   redis.call('HINCRBY', KEYS[4], d .. ':participants', 1)
   redis.call('HINCRBY', KEYS[4], 'all:participants', 1)
   redis.call('HINCRBY', KEYS[4], d .. ':best_sum', ARGV[3])
@@ -106,33 +120,54 @@ end
 return 0
 """
 
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 def _record_keys(slug: str, district: str) -> list[str]:
     return [_key(slug, "city"), _key(slug, "d", district), _key(slug, "names"), _key(slug, "agg"),
             _key(slug, "recorded"), _key(slug, "meta")]
 
 
+def _state() -> dict:
+    """Per-app, per-process bookkeeping of the catch-up (tests build one app each)."""
+    return current_app.extensions.setdefault("quiz_leaderboard", {"last_check": {}, "last_scan": {}, "saw_failure": False})
+
+
 def _note_failure(exc: Exception) -> None:
     global failures
     failures += 1
+    try:
+        _state()["saw_failure"] = True
+    except RuntimeError:  # outside an app context
+        pass
     log.warning("leaderboard: redis unavailable: %s", exc)
 
 
-def record_attempt(contest: Contest, attempt: Attempt, user: User, client=None) -> bool:
-    """Count a finished attempt and keep the citizen's best; False when Redis failed.
+def record_attempt(contest: Contest, attempt: Attempt, user: User, client=None, session=None,
+                   rebuild_if_missing: bool = True) -> bool:
+    """Count a finished (committed) attempt and keep the citizen's best; False when Redis failed.
 
     Atomic and idempotent (a Lua script keyed by the attempt id): a worse or
     equal result never replaces a better one, even with several app hosts.
+    A board that is not built yet is rebuilt from SQL first (which counts this attempt).
     """
     client = client or redis_client()
+    district = user.district or NO_DISTRICT
     try:
-        client.eval(
-            _RECORD, 6, *_record_keys(contest.slug, user.district or "-"),
+        outcome = client.eval(
+            _RECORD, 6, *_record_keys(contest.slug, district),
             user.id, encode_attempt(contest, attempt), attempt.score,
-            f"{mask_name(user.name)}\t{user.district or ''}", user.district or "-", attempt.id,
-            int(time.time() * 1000),
+            _name_value(user.name, user.district), district, attempt.id, int(time.time() * 1000),
         )
-        client.publish(_key(contest.slug, "events"), "result")
+        if outcome == -2:
+            if not rebuild_if_missing:
+                return False
+            return rebuild(session or db.session, contest, client, wait=False) is not None
+        if outcome != -1:
+            client.publish(_key(contest.slug, "events"), "result")
     except redis.RedisError as exc:
         _note_failure(exc)
         return False
@@ -142,39 +177,48 @@ def record_attempt(contest: Contest, attempt: Attempt, user: User, client=None) 
 # ---- reading ---------------------------------------------------------------
 
 class Unavailable(Exception):
-    """Redis could not be reached; pages show a notice instead of the board."""
+    """Redis could not be reached (or the board awaits a rebuild); pages show a notice."""
 
 
 def _board_key(contest: Contest, district: str | None) -> str:
     return _key(contest.slug, "d", district) if district else _key(contest.slug, "city")
 
 
+def _built(pipe, contest: Contest) -> None:
+    pipe.hexists(_key(contest.slug, "meta"), "built_at")
+
+
 def top(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0) -> dict:
-    """{total, entries: [{rank, name, district, score, time_used_ms}]}; raises Unavailable."""
+    """{total, entries: [{rank, name, district, score, time_used_ms}]}; names masked,
+    district is the code ("" when none); raises Unavailable."""
     client = redis_client()
     board = _board_key(contest, district)
     try:
         pipe = client.pipeline(transaction=False)
+        _built(pipe, contest)
         pipe.zcard(board)
         pipe.zrevrange(board, offset, offset + limit - 1, withscores=True)
-        total, rows = pipe.execute()
+        built, total, rows = pipe.execute()
+        if not built:
+            raise Unavailable("board not built")
         names = client.hmget(_key(contest.slug, "names"), [m for m, _ in rows]) if rows else []
     except redis.RedisError as exc:
         _note_failure(exc)
         raise Unavailable() from exc
     entries = []
     for position, ((_member, encoded), name) in enumerate(zip(rows, names, strict=True)):
-        masked, _, code = (name or b"\t").decode().partition("\t")
+        masked, _, code = (name or b"\t").decode().rpartition("\t")
         score, time_used_ms, _ = decode(encoded)
         entries.append({"rank": offset + position + 1, "name": masked, "district": code,
                         "score": score, "time_used_ms": time_used_ms})
     return {"total": total, "entries": entries}
 
 
-def top_json(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0) -> bytes:
-    """The serialized board, cached briefly in Redis so every app host shares one copy."""
+def cached_json(contest: Contest, name: str, build) -> bytes:
+    """build() serialized as JSON, cached for LEADERBOARD_CACHE_MS in Redis so every
+    app host serves one copy; raises Unavailable (build may raise it too)."""
     client = redis_client()
-    cache = _key(contest.slug, "cache", district or "city", str(limit), str(offset))
+    cache = _key(contest.slug, "cache", name)
     try:
         cached = client.get(cache)
     except redis.RedisError as exc:
@@ -182,12 +226,18 @@ def top_json(contest: Contest, district: str | None = None, limit: int = 20, off
         raise Unavailable() from exc
     if cached is not None:
         return cached
-    body = json.dumps(top(contest, district, limit, offset), ensure_ascii=False, separators=(",", ":")).encode()
+    body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
     try:
         client.set(cache, body, px=current_app.config["LEADERBOARD_CACHE_MS"])
     except redis.RedisError as exc:
         _note_failure(exc)
     return body
+
+
+def top_json(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0) -> bytes:
+    """The serialized board (see top), cached briefly and shared by every app host."""
+    return cached_json(contest, f"{district or 'city'}:{limit}:{offset}",
+                       lambda: top(contest, district, limit, offset))
 
 
 def standing(contest: Contest, user: User) -> dict:
@@ -196,14 +246,17 @@ def standing(contest: Contest, user: User) -> dict:
     member = str(user.id)
     try:
         pipe = client.pipeline(transaction=False)
+        _built(pipe, contest)
         pipe.zscore(_key(contest.slug, "city"), member)
         pipe.zrevrank(_key(contest.slug, "city"), member)
-        pipe.zrevrank(_key(contest.slug, "d", user.district or "-"), member)
-        encoded, city_rank, district_rank = pipe.execute()
+        pipe.zrevrank(_key(contest.slug, "d", user.district or NO_DISTRICT), member)
+        built, encoded, city_rank, district_rank = pipe.execute()
     except redis.RedisError as exc:
         _note_failure(exc)
         raise Unavailable() from exc
-    if encoded is None:
+    if not built:
+        raise Unavailable("board not built")
+    if encoded is None or city_rank is None:
         return {"best": None, "rank": {"city": None, "district": None}}
     score, time_used_ms, _ = decode(encoded)
     return {
@@ -213,21 +266,32 @@ def standing(contest: Contest, user: User) -> dict:
 
 
 def rank_or_none(contest: Contest, user: User) -> dict | None:
+    """{city, district} ranks of the citizen's best, or None when Redis is away or the
+    citizen is not on the board (yet): the result page then says the rank is unavailable."""
     try:
-        return standing(contest, user)["rank"]
+        rank = standing(contest, user)["rank"]
     except Unavailable:
         return None
+    return rank if rank["city"] is not None else None
 
 
-def districts(contest: Contest) -> list[dict]:
-    """District aggregates ordered by participation per 10,000 residents; raises Unavailable."""
+def _agg_values(contest: Contest) -> dict[str, int]:
+    client = redis_client()
     try:
-        agg = redis_client().hgetall(_key(contest.slug, "agg"))
+        pipe = client.pipeline(transaction=False)
+        _built(pipe, contest)
+        pipe.hgetall(_key(contest.slug, "agg"))
+        built, agg = pipe.execute()
     except redis.RedisError as exc:
         _note_failure(exc)
         raise Unavailable() from exc
-    values = {k.decode(): int(v) for k, v in agg.items()}
-    rows = []
+    if not built:
+        raise Unavailable("board not built")
+    return {k.decode(): int(v) for k, v in agg.items()}
+
+
+def district_rows(contest: Contest, values: dict[str, int]) -> list[dict]:
+    rows, exact = [], {}
     for d in contest.districts:
         participants = values.get(f"{d['code']}:participants", 0)
         best_sum = values.get(f"{d['code']}:best_sum", 0)
@@ -237,21 +301,32 @@ def districts(contest: Contest) -> list[dict]:
             "average_score": round(best_sum / participants, 2) if participants else 0,
             "participation_per_10k": round(participants * 10000 / d["population"], 2),
         })
-    rows.sort(key=lambda r: (-r["participation_per_10k"], r["code"]))
+        exact[d["code"]] = participants / d["population"]
+    rows.sort(key=lambda r: (-exact[r["code"]], r["code"]))  # unrounded, so rounding never reorders
     return rows
 
 
-def totals(contest: Contest) -> dict:
-    """{participants, attempts, updated_at (ms or None)}; raises Unavailable."""
+def districts(contest: Contest) -> list[dict]:
+    """District aggregates ordered by participation per 10,000 residents (then code);
+    average_score is the mean of the participants' best scores; raises Unavailable."""
+    return district_rows(contest, _agg_values(contest))
+
+
+def totals(contest: Contest, district: str | None = None) -> dict:
+    """{participants, attempts, updated_at (ms or None)} of the city or one district; raises Unavailable."""
     client = redis_client()
+    prefix = district or "all"
     try:
         pipe = client.pipeline(transaction=False)
-        pipe.hmget(_key(contest.slug, "agg"), ["all:participants", "all:attempts"])
+        _built(pipe, contest)
+        pipe.hmget(_key(contest.slug, "agg"), [f"{prefix}:participants", f"{prefix}:attempts"])
         pipe.hget(_key(contest.slug, "meta"), "updated_at")
-        (participants, attempts), updated = pipe.execute()
+        built, (participants, attempts), updated = pipe.execute()
     except redis.RedisError as exc:
         _note_failure(exc)
         raise Unavailable() from exc
+    if not built:
+        raise Unavailable("board not built")
     return {"participants": int(participants or 0), "attempts": int(attempts or 0),
             "updated_at": int(updated) if updated else None}
 
@@ -261,136 +336,179 @@ def events_channel(contest: Contest) -> str:
 
 
 def subscribe(contest: Contest):
-    """A pub/sub object subscribed to the contest's result events (for SSE)."""
+    """A pub/sub object subscribed to the contest's result events (for SSE); raises Unavailable.
+    The caller closes it."""
     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(events_channel(contest))
+    try:
+        pubsub.subscribe(events_channel(contest))
+    except redis.RedisError as exc:
+        pubsub.close()
+        _note_failure(exc)
+        raise Unavailable() from exc
     return pubsub
 
 
 # ---- rebuilding from SQL ----------------------------------------------------
 
+def _finished_clause(contest: Contest):
+    return (Attempt.contest_id == contest.id, Attempt.practice.is_(False), Attempt.status != ATTEMPT_ACTIVE)
+
+
 def _best_results(session, contest: Contest):
-    """Yield (user id, name, district, best attempt, attempts) from SQL."""
-    rows = session.execute(
+    """Rows (id, user_id, score, time_used_ms, finished_at, name, district) of every finished attempt."""
+    return session.execute(
         select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.finished_at,
                User.name, User.district)
         .join(User, User.id == Attempt.user_id)
         .where(*_finished_clause(contest))
         .execution_options(yield_per=5000)
     )
-    return rows
 
 
-def _finished_clause(contest: Contest):
-    return (Attempt.contest_id == contest.id, Attempt.practice.is_(False), Attempt.status != ATTEMPT_ACTIVE)
+def rebuild(session, contest: Contest, client=None, wait: bool = True) -> dict | None:
+    """Recompute every key of the contest from SQL into fresh keys and swap them in atomically.
 
-
-def rebuild(session, contest: Contest, client=None) -> dict:
-    """Recompute every key of the contest from SQL into fresh keys and swap them in atomically."""
+    One rebuild at a time per contest (a lock in Redis): wait=False returns None
+    when another one runs, wait=True waits for it. Raises redis.RedisError.
+    """
     client = client or redis_client()
+    slug = contest.slug
+    lock, token = _key(slug, "lock", "rebuild"), uuid.uuid4().hex
+    while not client.set(lock, token, nx=True, ex=REBUILD_LOCK_S):
+        if not wait:
+            return None
+        time.sleep(0.2)
+    try:
+        return _rebuild_locked(session, contest, client)
+    finally:
+        client.eval(_UNLOCK, 1, lock, token)
+
+
+def _rebuild_locked(session, contest: Contest, client) -> dict:
     started = time.time()
+    slug = contest.slug
+    # Attempts flagged before we read SQL are in the snapshot; only those get unflagged.
+    pending_before = list(session.scalars(
+        select(Attempt.id).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True))))
     best: dict[int, tuple] = {}
     attempt_ids: list[int] = []
-    counts: dict[str, int] = {}
+    agg: dict[str, int] = {}
     for row in _best_results(session, contest):
         finish_s = int((row.finished_at - contest.starts_at).total_seconds())
         encoded = encode(row.score, row.time_used_ms, finish_s)
         attempt_ids.append(row.id)
-        district = row.district or "-"
-        counts[f"{district}:attempts"] = counts.get(f"{district}:attempts", 0) + 1
+        district = row.district or NO_DISTRICT
+        agg[f"{district}:attempts"] = agg.get(f"{district}:attempts", 0) + 1
         if row.user_id not in best or encoded > best[row.user_id][0]:
-            best[row.user_id] = (encoded, row.score, row.name, district)
-    agg = dict(counts)
-    agg["all:attempts"] = len(attempt_ids)
+            best[row.user_id] = (encoded, row.score, row.name, row.district)
+    session.rollback()  # end the read transaction so the late query below sees newer commits
     for _encoded, score, _name, district in best.values():
+        district = district or NO_DISTRICT
         agg[f"{district}:participants"] = agg.get(f"{district}:participants", 0) + 1
         agg[f"{district}:best_sum"] = agg.get(f"{district}:best_sum", 0) + score
-    agg["all:participants"] = len(best)
-    agg["all:best_sum"] = sum(v[1] for v in best.values())
+    if attempt_ids:  # the same fields the incremental script creates, no more
+        agg["all:attempts"] = len(attempt_ids)
+        agg["all:participants"] = len(best)
+        agg["all:best_sum"] = sum(v[1] for v in best.values())
 
-    slug = contest.slug
-    district_codes = {d["code"] for d in contest.districts} | {v[3] for v in best.values()}
+    district_codes = {d["code"] for d in contest.districts} | {v[3] or NO_DISTRICT for v in best.values()}
     final = {"city": _key(slug, "city"), "names": _key(slug, "names"), "agg": _key(slug, "agg"),
              "recorded": _key(slug, "recorded")}
     final |= {f"d:{code}": _key(slug, "d", code) for code in district_codes}
     fresh = {name: _key(slug, "new", name) for name in final}
-    pipe = client.pipeline(transaction=False)
-    for key in fresh.values():
-        pipe.delete(key)
+    client.delete(*fresh.values())  # leftovers of a rebuild that died
     items = list(best.items())
+    pipe = client.pipeline(transaction=False)
     for i in range(0, len(items), 10000):
         chunk = items[i:i + 10000]
         pipe.zadd(fresh["city"], {str(uid): v[0] for uid, v in chunk})
         by_district: dict[str, dict] = {}
         for uid, v in chunk:
-            by_district.setdefault(v[3], {})[str(uid)] = v[0]
+            by_district.setdefault(v[3] or NO_DISTRICT, {})[str(uid)] = v[0]
         for code, members in by_district.items():
             pipe.zadd(fresh[f"d:{code}"], members)
-        pipe.hset(fresh["names"], mapping={str(uid): f"{mask_name(v[2])}\t{'' if v[3] == '-' else v[3]}" for uid, v in chunk})
+        pipe.hset(fresh["names"], mapping={str(uid): _name_value(v[2], v[3]) for uid, v in chunk})
         pipe.execute()
     for i in range(0, len(attempt_ids), 10000):
-        client.sadd(fresh["recorded"], *attempt_ids[i:i + 10000])
+        pipe.sadd(fresh["recorded"], *attempt_ids[i:i + 10000])
     if agg:
-        client.hset(fresh["agg"], mapping=agg)
+        pipe.hset(fresh["agg"], mapping=agg)
+    pipe.execute()
+    present = set()
+    check = client.pipeline(transaction=False)
+    for key in fresh.values():
+        check.exists(key)
+    for name, exists in zip(fresh, check.execute(), strict=True):
+        if exists:
+            present.add(name)
     swap = client.pipeline(transaction=True)
     for name, key in final.items():
-        if client.exists(fresh[name]):
+        if name in present:
             swap.rename(fresh[name], key)
         else:
             swap.delete(key)
     now_ms = int(time.time() * 1000)
     swap.hset(_key(slug, "meta"), mapping={"built_at": now_ms, "updated_at": now_ms})
     swap.execute()
-    # Attempts finished while we read SQL went to the old keys: count them again.
+    # Attempts finished while we read SQL went to the old keys (or nowhere): count them again.
     snapshot = set(attempt_ids)
     late = [i for i in session.scalars(select(Attempt.id).where(*_finished_clause(contest))) if i not in snapshot]
-    for attempt in session.scalars(select(Attempt).where(Attempt.id.in_(late))) if late else []:
-        record_attempt(contest, attempt, attempt.user, client)
-    session.execute(update(Attempt).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True))
-                    .values(board_pending=False))
+    for attempt in session.scalars(select(Attempt).where(Attempt.id.in_(late))).all() if late else []:
+        if not record_attempt(contest, attempt, attempt.user, client, rebuild_if_missing=False):
+            attempt.board_pending = True
+    for i in range(0, len(pending_before), 1000):
+        session.execute(update(Attempt).where(Attempt.id.in_(pending_before[i:i + 1000])).values(board_pending=False))
     session.commit()
-    _drop_cache(client, slug)
+    drop_cache(contest, client)
     client.publish(_key(slug, "events"), "rebuild")
     return {"participants": len(best), "attempts": len(attempt_ids), "seconds": round(time.time() - started, 3)}
 
 
-def _drop_cache(client, slug: str) -> None:
-    for key in client.scan_iter(match=_key(slug, "cache", "*"), count=1000):
+def drop_cache(contest: Contest, client=None) -> None:
+    client = client or redis_client()
+    for key in client.scan_iter(match=_key(contest.slug, "cache", "*"), count=1000):
         client.delete(key)
 
 
 def catch_up(session, contest: Contest, force: bool = False) -> str | None:
-    """Bring Redis back in line with SQL after an outage, at most every few seconds per process.
+    """Bring Redis back in line with SQL after an outage; cheap enough for read paths.
 
-    A board that vanished (Redis restarted empty) is rebuilt under a lock;
-    otherwise attempts flagged board_pending are recorded. Returns what it did.
+    At most every LEADERBOARD_CATCH_UP_S seconds per process (force skips the wait):
+    a board without built_at (Redis restarted empty) is rebuilt under the lock;
+    attempts flagged board_pending are recorded, scanning SQL for them right after
+    this process saw a Redis error and otherwise once a minute.
+    Returns "rebuilt", "synced" or None; never raises for Redis errors.
     """
+    state = _state()
     now = time.monotonic()
-    if not force and now - _last_catch_up.get(contest.slug, -1e9) < CATCH_UP_EVERY_S:
+    every = current_app.config.get("LEADERBOARD_CATCH_UP_S", CATCH_UP_EVERY_S)
+    if not force and now - state["last_check"].get(contest.slug, -1e9) < every:
         return None
-    _last_catch_up[contest.slug] = now
+    state["last_check"][contest.slug] = now
     try:
         client = redis_client()
-        if not client.exists(_key(contest.slug, "meta")):
-            if client.set(_key(contest.slug, "lock", "rebuild"), "1", nx=True, ex=120):
-                try:
-                    rebuild(session, contest, client)
-                finally:
-                    client.delete(_key(contest.slug, "lock", "rebuild"))
-                return "rebuilt"
+        if not client.hexists(_key(contest.slug, "meta"), "built_at"):
+            return "rebuilt" if rebuild(session, contest, client, wait=False) is not None else None
+        due = now - state["last_scan"].get(contest.slug, -1e9) >= PENDING_SCAN_EVERY_S
+        if not (force or state["saw_failure"] or due):
             return None
+        state["last_scan"][contest.slug] = now
         pending = session.scalars(
-            select(Attempt).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True)).limit(1000)
+            select(Attempt).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True))
+            .order_by(Attempt.id).limit(1000)
         ).all()
         for attempt in pending:
-            if not record_attempt(contest, attempt, attempt.user, client):
+            if not record_attempt(contest, attempt, attempt.user, client, session=session):
+                session.commit()
                 return None
             attempt.board_pending = False
-        if pending:
-            session.commit()
-            return "synced"
+        session.commit()
+        if len(pending) < 1000:
+            state["saw_failure"] = False
+        return "synced" if pending else None
     except redis.RedisError as exc:
         _note_failure(exc)
+        session.rollback()
     return None
 
 
@@ -399,4 +517,3 @@ def clear(contest: Contest, client=None) -> None:
     client = client or redis_client()
     for key in client.scan_iter(match=_key(contest.slug, "*"), count=1000):
         client.delete(key)
-

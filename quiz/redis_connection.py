@@ -4,6 +4,7 @@ Timeouts are short on purpose: Redis holds only derived data, so a slow or
 missing Redis must degrade a request quickly instead of hanging it.
 """
 import redis
+from redis.cluster import RedisCluster
 
 from quiz import embedded_redis
 
@@ -31,9 +32,20 @@ class RedisConnection:
 
 
 def make_client(url: str):
+    """A client for redis://, rediss://, unix:// or redis-cluster://host:port (any one node)."""
     options = dict(socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30)
     if url.startswith("redis-cluster://"):
-        from redis.cluster import RedisCluster
-
-        return RedisCluster.from_url("redis://" + url[len("redis-cluster://"):], **options)
+        return SlotAwareCluster.from_url("redis://" + url[len("redis-cluster://"):], **options)
     return redis.Redis.from_url(url, **options)
+
+
+class SlotAwareCluster(RedisCluster):
+    """redis-py blocks RENAME in every cluster pipeline; inside MULTI it is legal, because
+    the transaction already refuses keys of more than one slot (the leaderboard hash-tags
+    every key of a contest and swaps rebuilt keys in with RENAME)."""
+
+    def pipeline(self, transaction=None, shard_hint=None):
+        pipe = super().pipeline(transaction=transaction, shard_hint=shard_hint)
+        if transaction:
+            pipe.rename = lambda src, dst: pipe.execute_command("RENAME", src, dst)
+        return pipe

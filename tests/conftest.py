@@ -69,6 +69,8 @@ def app(service_urls, _migrated):
         _empty_database()
         redis_client = app.extensions["quiz_redis"].client()
         redis_client.flushdb()
+        redis_client.close()  # an unclosed socket would surface later as a ResourceWarning (an error here)
+        redis_client.connection_pool.disconnect()
         db.engine.dispose()
 
 

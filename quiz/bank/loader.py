@@ -60,80 +60,123 @@ class LineList(list):
 
 _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_SCALAR_TAGS = _STANDARD_TAGS - {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_PLAIN = (True, False)
+_MISSING = object()
 
 
-def _scalar(event) -> object:
-    if event.tag and event.tag not in ("!", *_STANDARD_TAGS):
-        raise YamlRefused(Problem(event.start_mark.line + 1, f"YAML tag {_short(event.tag)} is not allowed"))
-    if event.tag in _STANDARD_TAGS:
-        tag = event.tag
-    elif event.tag == "!" or event.style:  # quoted: always a string
-        tag = "tag:yaml.org,2002:str"
-    else:
-        tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-    if tag == "tag:yaml.org,2002:timestamp":
-        return event.value  # dates stay text; contest.definition parses ISO 8601 itself
-    if tag not in _STANDARD_TAGS:
-        return event.value
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
-    try:
-        return _constructor.construct_object(node, deep=True)
+def _scalar(event, plain_cache: dict) -> object:
+    tag = event.tag
+    if tag is not None and tag != "!" and tag not in _STANDARD_TAGS:
+        raise YamlRefused(Problem(event.start_mark.line + 1, f"YAML tag {_short(tag)} is not allowed"))
+    value = event.value
+    if tag is None or tag == "!":
+        if tag == "!" or event.style:  # quoted: always a string (most stems and options)
+            return value
+        # Plain scalars repeat (keys, types, option keys, categories): resolve each text once per file.
+        cached = plain_cache.get(value, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        tag = _resolver.resolve(yaml.ScalarNode, value, _PLAIN)
+        result = _construct(tag, value, event)
+        if len(value) <= 40:
+            plain_cache[value] = result
+        return result
+    return _construct(tag, value, event)
+
+
+def _construct(tag: str, value: str, event) -> object:
+    if tag == _STR:
+        return value
+    if tag == _TIMESTAMP or tag not in _SCALAR_TAGS:
+        return value  # dates stay text (contest.definition parses ISO 8601 itself); !!map on a scalar too
+    node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
+    try:  # the constructor directly: construct_object would remember every node of the file
+        return _constructor.yaml_constructors[tag](_constructor, node)
     except (yaml.YAMLError, ValueError):
-        return event.value
+        return value
 
 
-def load(text: str | bytes):
-    """Parse one YAML document into LineDict/LineList/scalars. Raises YamlRefused."""
+def load(text: str | bytes, duplicates: list | None = None):
+    """Parse one YAML document into LineDict/LineList/scalars. Raises YamlRefused.
+
+    A duplicate key raises too, unless a `duplicates` list is given: then
+    (Problem, [enclosing containers, outermost first]) is appended there, the
+    first value kept and parsing goes on, so a validator can report it beside
+    every other problem of the file and name the question it is in.
+    """
     stack: list = []  # containers being built; mappings carry a pending key
     root = _NOTHING = object()
+    _DISCARD = object()  # pending "key" of a duplicate whose value is dropped
     pending_keys: list = []
+    plain_cache: dict = {}
+    parser = _Loader(text)
+    # Events straight from the parser, tested by exact class (this loop runs once per scalar).
+    get_event = parser.get_event
+    scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    collection_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
-                continue
-            if isinstance(event, yaml.DocumentStartEvent):
-                if root is not _NOTHING:
-                    raise YamlRefused(Problem(event.start_mark.line + 1, "only one YAML document is allowed"))
-                continue
-            line = event.start_mark.line + 1
-            if isinstance(event, yaml.AliasEvent):
-                raise YamlRefused(Problem(line, "YAML aliases (*name) are not allowed"))
-            if getattr(event, "anchor", None):
-                raise YamlRefused(Problem(line, "YAML anchors (&name) are not allowed"))
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+        while True:
+            event = get_event()
+            if event is None:
+                break
+            cls = event.__class__
+            if cls is scalar_event:
+                if event.anchor:
+                    raise YamlRefused(Problem(event.start_mark.line + 1, "YAML anchors (&name) are not allowed"))
+                value = _scalar(event, plain_cache)
+            elif cls is mapping_start or cls is sequence_start:
+                line = event.start_mark.line + 1
+                if event.anchor:
+                    raise YamlRefused(Problem(line, "YAML anchors (&name) are not allowed"))
                 if event.tag and event.tag not in _STANDARD_TAGS:
                     raise YamlRefused(Problem(line, f"YAML tag {_short(event.tag)} is not allowed"))
                 if len(stack) >= MAX_DEPTH:
                     raise YamlRefused(Problem(line, f"nesting deeper than {MAX_DEPTH} levels"))
-                value = LineDict() if isinstance(event, yaml.MappingStartEvent) else LineList()
-                value.line = line
-                if isinstance(value, LineDict):
+                if cls is mapping_start:
+                    value = LineDict()
                     value.key_lines = {}
+                else:
+                    value = LineList()
+                value.line = line
                 stack.append(value)
                 pending_keys.append(_NOTHING)
                 continue
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            elif cls in collection_end:
                 value = stack.pop()
                 pending_keys.pop()
-            else:  # ScalarEvent
-                value = _scalar(event)
+            elif cls is yaml.AliasEvent:
+                raise YamlRefused(Problem(event.start_mark.line + 1, "YAML aliases (*name) are not allowed"))
+            elif cls is yaml.DocumentStartEvent:
+                if root is not _NOTHING:
+                    raise YamlRefused(Problem(event.start_mark.line + 1, "only one YAML document is allowed"))
+                continue
+            else:  # stream start and end, document end
+                continue
             if not stack:
                 root = value
                 continue
             parent = stack[-1]
-            if isinstance(parent, LineList):
+            if parent.__class__ is LineList:
                 parent.append(value)
             elif pending_keys[-1] is _NOTHING:
+                line = event.start_mark.line + 1
                 if isinstance(value, (dict, list)):
                     raise YamlRefused(Problem(line, "a mapping key must be a plain value"))
                 if value in parent.key_lines:
-                    raise YamlRefused(
-                        Problem(line, f"duplicate key '{value}' (first on line {parent.key_lines[value]})")
-                    )
+                    problem = Problem(line, f"duplicate key '{value}' (first on line {parent.key_lines[value]})")
+                    if duplicates is None:
+                        raise YamlRefused(problem)
+                    duplicates.append((problem, list(stack)))
+                    pending_keys[-1] = _DISCARD
+                    continue
                 parent.key_lines[value] = line
                 pending_keys[-1] = value
             else:
-                parent[pending_keys[-1]] = value
+                if pending_keys[-1] is not _DISCARD:
+                    parent[pending_keys[-1]] = value
                 pending_keys[-1] = _NOTHING
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -143,6 +186,8 @@ def load(text: str | bytes):
         raise YamlRefused(Problem(1, f"not valid YAML: {exc}")) from None
     except RecursionError:
         raise YamlRefused(Problem(1, "nesting too deep")) from None
+    finally:
+        parser.dispose()
     if root is _NOTHING:
         raise YamlRefused(Problem(1, "the file is empty"))
     return root

@@ -36,6 +36,7 @@ class ValidBank:
     version: int
     categories: dict
     questions: list[ValidQuestion] = field(default_factory=list)
+    version_line: int = 1  # where the importer points when the version is refused
 
     def counts(self) -> dict:
         return {
@@ -61,10 +62,11 @@ def _nonempty_str(value) -> bool:
 
 def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
     """Return the validated bank or raise BankInvalid listing every problem."""
+    duplicates: list = []
     try:
-        doc = load(decode(raw, max_bytes))
+        doc = load(decode(raw, max_bytes), duplicates=duplicates)
     except YamlRefused as exc:
-        raise BankInvalid([exc.problem]) from None
+        raise BankInvalid([*(problem for problem, _ in duplicates), exc.problem]) from None
     problems: list[Problem] = []
     if not isinstance(doc, LineDict):
         raise BankInvalid([Problem(getattr(doc, "line", 1), "the file must be a YAML mapping with bank, title, version, categories and questions")])
@@ -86,7 +88,7 @@ def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
         problems.append(Problem(key_line(doc, "title"), "title must be non-empty text"))
     version = doc.get("version")
     if "version" in doc and not (_is_int(version) and version >= 1):
-        problems.append(Problem(key_line(doc, "version"), "version must be a positive integer"))
+        problems.append(Problem(key_line(doc, "version"), f"version must be a positive integer, not {version!r}"))
 
     categories = doc.get("categories")
     category_names: dict = {}
@@ -112,18 +114,30 @@ def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
             seen_ids: dict = {}
             for item in questions:
                 question = _validate_question(item, categories if isinstance(categories, dict) else {}, problems)
-                if question is None:
+                # Checked even when the question has other problems, so that all are listed at once.
+                qid = item.get("id") if isinstance(item, LineDict) else None
+                if isinstance(qid, str) and qid in seen_ids:
+                    problems.append(Problem(item.key_lines["id"], f"duplicate question id (also on line {seen_ids[qid]})", qid))
                     continue
-                if question.qid in seen_ids:
-                    problems.append(
-                        Problem(question.line, f"duplicate question id (also on line {seen_ids[question.qid]})", question.qid)
-                    )
-                    continue
-                seen_ids[question.qid] = question.line
-                valid.append(question)
+                if isinstance(qid, str):
+                    seen_ids[qid] = item.key_lines["id"]
+                if question is not None:
+                    valid.append(question)
+    problems.extend(_label_by_question(duplicates, questions))
     if problems:
         raise BankInvalid(problems)
-    return ValidBank(slug, title, version, dict(category_names), valid)
+    return ValidBank(slug, title, version, dict(category_names), valid, key_line(doc, "version"))
+
+
+def _label_by_question(duplicates: list, questions) -> list[Problem]:
+    """Name the question that holds each duplicate key found while parsing."""
+    labelled = []
+    for problem, containers in duplicates:
+        # containers: [document, questions list, question mapping, ...] for a key inside a question
+        inside = len(containers) >= 3 and containers[1] is questions and isinstance(containers[2], LineDict)
+        qid = containers[2].get("id") if inside else None
+        labelled.append(Problem(problem.line, problem.message, qid if isinstance(qid, str) else None))
+    return labelled
 
 
 def _validate_question(item, categories: dict, problems: list[Problem]) -> ValidQuestion | None:
@@ -158,19 +172,20 @@ def _validate_question(item, categories: dict, problems: list[Problem]) -> Valid
         problem("difficulty", f"difficulty must be 1, 2 or 3, not {difficulty!r}")
     stem = item.get("stem")
     if "stem" in item and not _nonempty_str(stem):
-        problem("stem", "stem is empty" if isinstance(stem, str) or stem is None else "stem must be text")
+        problem("stem", "stem is empty" if isinstance(stem, str) or stem is None else f"stem must be text, not {stem!r}")
     explanation = item.get("explanation")
     if "explanation" in item and not _nonempty_str(explanation):
-        problem("explanation", "explanation must be non-empty text")
+        problem("explanation", "explanation is empty" if isinstance(explanation, str) or explanation is None
+                else f"explanation must be text, not {explanation!r}")
     points = item.get("points")
     if "points" in item and not (_is_int(points) and points >= 0):
-        problem("points", "points must be a non-negative integer")
+        problem("points", f"points must be a non-negative integer, not {points!r}")
     tags = item.get("tags", [])
     if "tags" in item and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        problem("tags", "tags must be a list of text")
+        problem("tags", f"tags must be a list of text, not {tags!r}")
     source = item.get("source")
     if "source" in item and not isinstance(source, str):
-        problem("source", "source must be text")
+        problem("source", f"source must be text, not {source!r}")
 
     options: list = []
     answer = item.get("answer")
@@ -191,11 +206,15 @@ def _validate_question(item, categories: dict, problems: list[Problem]) -> Valid
             problem("options", "options must be a mapping of key: text")
         else:
             keys = list(raw_options)
+            expected = list(OPTION_KEYS[: len(keys)])
             if not 2 <= len(keys) <= 8:
                 problem("options", f"a question needs 2 to 8 options, not {len(keys)}")
-            expected = list(OPTION_KEYS[: len(keys)])
-            if [str(k) for k in keys] != expected:
-                problem("options", f"option keys must be {', '.join(expected)} in order, not {', '.join(map(str, keys))}")
+            elif [str(k) for k in keys] != expected:
+                wrong = next(k for k, e in zip(keys, expected, strict=True) if str(k) != e)
+                problems.append(Problem(
+                    raw_options.key_lines[wrong],
+                    f"option keys must be {', '.join(expected)} in order, not {', '.join(map(str, keys))}", label,
+                ))
             texts: dict = {}
             for key, text in raw_options.items():
                 if not _nonempty_str(text) and not (isinstance(text, (int, float)) and not isinstance(text, bool)):

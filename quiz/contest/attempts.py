@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from quiz import leaderboard
 from quiz.bank.importer import latest_bank
@@ -18,6 +19,7 @@ from quiz.contest.errors import (
     AttemptNotFound,
     AttemptsExhausted,
     ContestClosed,
+    ContestError,
     DailyLimitReached,
     DeadlinePassed,
     InvalidAnswer,
@@ -94,15 +96,9 @@ def start_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
     current = active_attempt(session, user, contest)
     if current is not None:
         return current, False
-    state = phase(contest, now)
-    if state != OPEN:
-        when = "尚未开始" if state == UPCOMING else "已经结束"
-        raise ContestClosed(f"竞赛{when}，现在不能答题。")
-    today, total = attempt_counts(session, user, contest, now)
-    if total >= contest.max_attempts:
-        raise AttemptsExhausted(f"您已用完全部 {contest.max_attempts} 次答题机会。")
-    if today >= contest.attempts_per_day:
-        raise DailyLimitReached(f"今天的 {contest.attempts_per_day} 次答题机会已用完，请明天再来。")
+    blocker = start_blocker(session, user, contest, now)
+    if blocker is not None:
+        raise blocker
     attempt = _create_attempt(session, user, contest, now, practice=False, rng=rng)
     try:
         session.commit()
@@ -113,6 +109,23 @@ def start_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
             raise
         return current, False
     return attempt, True
+
+
+def start_blocker(session, user: User, contest: Contest, now: datetime) -> ContestError | None:
+    """Why the citizen may not start a new timed attempt now (the error to raise), or None.
+
+    Checked in this order: the contest window, the total limit, then the daily limit
+    (counted per Asia/Shanghai calendar day of the start)."""
+    state = phase(contest, now)
+    if state != OPEN:
+        when = "尚未开始" if state == UPCOMING else "已经结束"
+        return ContestClosed(f"竞赛{when}，现在不能答题。")
+    today, total = attempt_counts(session, user, contest, now)
+    if total >= contest.max_attempts:
+        return AttemptsExhausted(f"您已用完全部 {contest.max_attempts} 次答题机会。")
+    if today >= contest.attempts_per_day:
+        return DailyLimitReached(f"今天的 {contest.attempts_per_day} 次答题机会已用完，请明天再来。")
+    return None
 
 
 def start_practice(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
@@ -183,13 +196,22 @@ def draw_paper(pool: list, rows: list, count: int, seen: set, rng: random.Random
 
 # ---- answering ------------------------------------------------------------
 
-def get_attempt(session, user: User, attempt_id) -> Attempt:
-    """The citizen's own attempt; anyone else's is not found."""
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger number would be a database error, not "not found"
+
+
+def _attempt_id(attempt_id) -> int:
     try:
-        attempt_id = int(attempt_id)
+        value = int(attempt_id)
     except (TypeError, ValueError):
         raise AttemptNotFound("没有这次答题记录。") from None
-    attempt = session.get(Attempt, attempt_id)
+    if not 1 <= value <= MAX_ID:
+        raise AttemptNotFound("没有这次答题记录。")
+    return value
+
+
+def get_attempt(session, user: User, attempt_id) -> Attempt:
+    """The citizen's own attempt; anyone else's is not found."""
+    attempt = session.get(Attempt, _attempt_id(attempt_id))
     if attempt is None or attempt.user_id != user.id:
         raise AttemptNotFound("没有这次答题记录。")
     return attempt
@@ -197,34 +219,51 @@ def get_attempt(session, user: User, attempt_id) -> Attempt:
 
 def save_answer(session, user: User, attempt_id, qid: str, display_choices, now: datetime) -> None:
     """Save one answer (last save wins) until the deadline plus the grace."""
+    save_answers(session, user, attempt_id, {qid: display_choices}, now)
+
+
+def save_answers(session, user: User, attempt_id, answers: dict, now: datetime) -> int:
+    """Save several answers {qid: display choices} in one transaction, all or none.
+
+    Accepted until the deadline plus GRACE while the attempt is active. The attempt row
+    is locked first (PostgreSQL; SQLite serialises writers anyway) so a concurrent
+    submit grades either before this save (which is then refused) or after it.
+    """
+    attempt_id = _attempt_id(attempt_id)
     try:
-        attempt_id = int(attempt_id)
-    except (TypeError, ValueError):
-        raise AttemptNotFound("没有这次答题记录。") from None
-    row = session.execute(
-        select(AttemptQuestion.id, AttemptQuestion.option_order, Question.type,
-               Attempt.user_id, Attempt.status, Attempt.deadline)
-        .join(Question, Question.id == AttemptQuestion.question_id)
-        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
-        .where(AttemptQuestion.attempt_id == attempt_id, Question.qid == qid)
-    ).first()
-    if row is None or row.user_id != user.id:
-        owner = session.scalar(select(Attempt.user_id).where(Attempt.id == attempt_id))
-        if owner == user.id:
-            raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
-        raise AttemptNotFound("没有这次答题记录。")
-    if row.status != ATTEMPT_ACTIVE:
-        raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
-    if row.deadline is not None and now > row.deadline + GRACE:
-        raise DeadlinePassed("答题时间已到，答案未保存。")
-    choices = to_bank_keys(row.type, row.option_order, display_choices)
-    session.execute(
-        update(AttemptQuestion)
-        .where(AttemptQuestion.id == row.id,
-               exists().where(and_(Attempt.id == attempt_id, Attempt.status == ATTEMPT_ACTIVE)))
-        .values(choices=choices, saved_at=now)
-    )
-    session.commit()
+        head = session.execute(
+            select(Attempt.user_id, Attempt.status, Attempt.deadline).where(Attempt.id == attempt_id).with_for_update()
+        ).first()
+        if head is None or head.user_id != user.id:
+            raise AttemptNotFound("没有这次答题记录。")
+        if head.status != ATTEMPT_ACTIVE:
+            raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
+        if head.deadline is not None and now > head.deadline + GRACE:
+            raise DeadlinePassed("答题时间已到，答案未保存。")
+        rows = {
+            row.qid: row for row in session.execute(
+                select(AttemptQuestion.id, AttemptQuestion.option_order, Question.type, Question.qid)
+                .join(Question, Question.id == AttemptQuestion.question_id)
+                .where(AttemptQuestion.attempt_id == attempt_id, Question.qid.in_([str(q) for q in answers]))
+            )
+        }
+        values = []
+        for qid, display_choices in answers.items():
+            row = rows.get(qid)
+            if row is None:
+                raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
+            values.append((row.id, to_bank_keys(row.type, row.option_order, display_choices)))
+        still_active = exists().where(and_(Attempt.id == attempt_id, Attempt.status == ATTEMPT_ACTIVE))
+        for item_id, choices in values:
+            session.execute(
+                update(AttemptQuestion).where(AttemptQuestion.id == item_id, still_active)
+                .values(choices=choices, saved_at=now)
+            )
+        session.commit()
+    except Exception:
+        session.rollback()  # release the row lock before the error travels up
+        raise
+    return len(values)
 
 
 # ---- grading and submitting ---------------------------------------------
@@ -246,25 +285,32 @@ def submit_attempt(session, user: User, attempt_id, now: datetime, auto: bool = 
 def _finish(session, attempt: Attempt, now: datetime, auto: bool) -> Attempt:
     expired = attempt.deadline is not None and now > attempt.deadline + GRACE
     end = min(now, attempt.deadline) if attempt.deadline is not None else now
-    items = attempt.items
-    correct = {item.id: grade(item) for item in items}
-    score = sum(item.points for item in items if correct[item.id])
-    values = dict(
-        status=ATTEMPT_EXPIRED if expired or auto else ATTEMPT_SUBMITTED,
-        finished_at=end, auto_submitted=bool(expired or auto), score=score,
-        max_score=sum(item.points for item in items), correct_count=sum(correct.values()),
-        time_used_ms=max(0, int((end - attempt.started_at).total_seconds() * 1000)),
-    )
-    # Only the first of two concurrent submits changes the row; the other reads its result.
+    # Claim the attempt first: only one of two concurrent submits changes the row, and the
+    # lock it takes makes a concurrent save land before the grading below or be refused.
     won = session.execute(
-        update(Attempt).where(Attempt.id == attempt.id, Attempt.status == ATTEMPT_ACTIVE).values(**values)
+        update(Attempt).where(Attempt.id == attempt.id, Attempt.status == ATTEMPT_ACTIVE).values(
+            status=ATTEMPT_EXPIRED if expired or auto else ATTEMPT_SUBMITTED,
+            finished_at=end, auto_submitted=bool(expired or auto),
+            time_used_ms=max(0, int((end - attempt.started_at).total_seconds() * 1000)),
+        )
     ).rowcount == 1
-    if won:
-        if items:
-            session.execute(update(AttemptQuestion), [{"id": item.id, "correct": correct[item.id]} for item in items])
-        session.commit()
-    else:
+    if not won:
         session.rollback()
+        session.refresh(attempt)
+        _tell_leaderboard(session, attempt)
+        return attempt
+    items = session.scalars(
+        select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
+        .options(selectinload(AttemptQuestion.question)).execution_options(populate_existing=True)
+    ).all()
+    correct = {item.id: grade(item) for item in items}
+    if items:
+        session.execute(update(AttemptQuestion), [{"id": item.id, "correct": correct[item.id]} for item in items])
+    session.execute(update(Attempt).where(Attempt.id == attempt.id).values(
+        score=sum(item.points for item in items if correct[item.id]),
+        max_score=sum(item.points for item in items), correct_count=sum(correct.values()),
+    ))
+    session.commit()
     session.refresh(attempt)
     _tell_leaderboard(session, attempt)
     return attempt
@@ -310,21 +356,51 @@ def seconds_left(attempt: Attempt, now: datetime) -> int | None:
     return max(0, int((attempt.deadline - now).total_seconds()))
 
 
+JUDGE_OPTIONS = (("true", "正确"), ("false", "错误"))
+
+
+def with_questions(session, attempt: Attempt) -> Attempt:
+    """Load the attempt's items and their questions in two queries instead of one per question."""
+    session.scalars(
+        select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id).options(selectinload(AttemptQuestion.question))
+    ).all()
+    return attempt
+
+
+def shown_options(item: AttemptQuestion) -> list[dict]:
+    """The options as the citizen saw them: judge questions as 正确/错误 with keys true/false."""
+    if item.question.type == "judge":
+        return [{"key": key, "text": text} for key, text in JUDGE_OPTIONS]
+    return display_options(item)
+
+
+def review(attempt: Attempt) -> list[dict]:
+    """Each question of a finished attempt as the citizen saw it, with the choice, the answer
+    and the explanation. Only for finished attempts: it carries the answer keys."""
+    if not attempt.finished:
+        raise ValueError("the review of an active attempt would reveal the answers")
+    rows = []
+    for item in attempt.items:
+        choices = to_display(item, item.choices)
+        answer = to_display(item, item.question.answer)
+        rows.append({
+            "id": item.question.qid, "type": item.question.type, "stem": item.question.stem,
+            "options": [{**option, "chosen": option["key"] in choices, "answer": option["key"] in answer}
+                        for option in shown_options(item)],
+            "choices": choices, "correct_choices": answer, "correct": bool(item.correct),
+            "points": item.points, "explanation": item.question.explanation,
+        })
+    return rows
+
+
 def result_payload(attempt: Attempt, rank: dict | None) -> dict:
     """The result as the API and the result page show it, in the order the citizen saw."""
-    review = []
-    for item in attempt.items:
-        review.append({
-            "id": item.question.qid,
-            "choices": to_display(item, item.choices),
-            "correct_choices": to_display(item, item.question.answer),
-            "correct": bool(item.correct),
-            "explanation": item.question.explanation,
-        })
     return {
         "score": attempt.score, "max_score": attempt.max_score, "correct_count": attempt.correct_count,
         "question_count": attempt.question_count, "time_used_ms": attempt.time_used_ms,
-        "rank": rank, "review": review,
+        "auto_submitted": attempt.auto_submitted, "rank": rank,
+        "review": [{key: row[key] for key in ("id", "type", "stem", "choices", "correct_choices", "correct", "explanation")}
+                   for row in review(attempt)],
     }
 
 

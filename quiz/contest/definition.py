@@ -1,12 +1,12 @@
 """Contest definition files: validation with line numbers and import."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from quiz.bank.importer import latest_bank
 from quiz.bank.loader import LineDict, LineList, Problem, YamlRefused, decode, load
-from quiz.bank.validator import SLUG, BankInvalid, _is_int, _nonempty_str
+from quiz.bank.validator import SLUG, TYPES, BankInvalid, _is_int, _nonempty_str
 from quiz.clock import to_naive_utc, utcnow
 from quiz.models import Contest, Question
 
@@ -34,6 +34,7 @@ class ValidContest:
     attempts_per_day: int
     max_attempts: int
     districts: list
+    lines: dict = field(default_factory=dict)  # key -> line, for problems found against the bank
 
 
 def parse_instant(value) -> datetime | None:
@@ -52,13 +53,15 @@ def parse_instant(value) -> datetime | None:
 
 
 def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
+    """Return the checked definition or raise BankInvalid listing every problem of the file."""
+    duplicates: list = []
     try:
-        doc = load(decode(raw, max_bytes))
+        doc = load(decode(raw, max_bytes), duplicates=duplicates)
     except YamlRefused as exc:
-        raise BankInvalid([exc.problem]) from None
+        raise BankInvalid([*(problem for problem, _ in duplicates), exc.problem]) from None
     if not isinstance(doc, LineDict):
         raise BankInvalid([Problem(getattr(doc, "line", 1), "the file must be a YAML mapping")])
-    problems: list[Problem] = []
+    problems: list[Problem] = [problem for problem, _ in duplicates]
 
     def line(key):
         return doc.key_lines.get(key, doc.line)
@@ -115,6 +118,15 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
                         or len(row) < 2:
                     problems.append(Problem(row_line, "a paper row needs count (≥ 1) and any of category, difficulty, type"))
                     continue
+                if "type" in row and row["type"] not in TYPES:
+                    problems.append(Problem(row_line, f"a paper row's type must be single, multiple or judge, not {row['type']!r}"))
+                    continue
+                if "difficulty" in row and not (_is_int(row["difficulty"]) and 1 <= row["difficulty"] <= 3):
+                    problems.append(Problem(row_line, f"a paper row's difficulty must be 1, 2 or 3, not {row['difficulty']!r}"))
+                    continue
+                if "category" in row and not isinstance(row["category"], str):
+                    problems.append(Problem(row_line, f"a paper row's category must be a category slug, not {row['category']!r}"))
+                    continue
                 rows.append(dict(row) | {"line": row_line})
             if _is_int(doc.get("questions_per_attempt")) and sum(r["count"] for r in rows) > doc["questions_per_attempt"]:
                 problem("paper", "the paper rows ask for more questions than questions_per_attempt")
@@ -145,7 +157,7 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
         starts_at=to_naive_utc(instants["starts_at"]), ends_at=to_naive_utc(instants["ends_at"]),
         time_limit_s=doc["time_limit_s"], questions_per_attempt=doc["questions_per_attempt"],
         paper=rows, points=dict(points), attempts_per_day=doc["attempts_per_day"],
-        max_attempts=doc["max_attempts"], districts=clean_districts,
+        max_attempts=doc["max_attempts"], districts=clean_districts, lines=dict(doc.key_lines),
     )
 
 
@@ -153,26 +165,36 @@ def check_against_bank(session, valid: ValidContest) -> list[Problem]:
     """Problems that make the paper impossible to draw from the bank's latest version."""
     bank = latest_bank(session, valid.bank)
     if bank is None:
-        return [Problem(1, f"bank '{valid.bank}' has not been imported")]
+        return [Problem(valid.lines.get("bank", 1), f"bank '{valid.bank}' has not been imported")]
     questions = session.scalars(select(Question).where(Question.bank_id == bank.id, Question.retired.is_(False))).all()
-    return paper_shortfalls(questions, valid.paper, valid.questions_per_attempt, valid.points)
+    return paper_shortfalls(questions, valid.paper, valid.questions_per_attempt, valid.points, valid.lines)
 
 
-def paper_shortfalls(questions, rows, questions_per_attempt, points) -> list[Problem]:
+def paper_shortfalls(questions, rows, questions_per_attempt, points, lines: dict | None = None) -> list[Problem]:
+    """Every paper row must get its full count whatever the random draw (see attempts.draw_paper):
+    the rows above draw first and may take up to min(their count, the overlap) of a row's questions."""
+    lines = lines or {}
     problems = []
-    available = list(questions)
-    for row in rows:
-        matching = [q for q in available if row_matches(row, q)]
-        if len(matching) < row["count"]:
-            described = ", ".join(f"{k}={row[k]}" for k in ("category", "difficulty", "type") if k in row)
-            problems.append(Problem(row.get("line", 1), f"paper row {described} asks for {row['count']} questions but the bank has only {len(matching)} left"))
-        taken = {q.id for q in matching[: row["count"]]}
-        available = [q for q in available if q.id not in taken]
+    matching = [{q.id for q in questions if row_matches(row, q)} for row in rows]
+    for index, row in enumerate(rows):
+        described = ", ".join(f"{k}={row[k]}" for k in ("category", "difficulty", "type") if k in row)
+        name = f"paper row {index + 1} ({described})"
+        found = len(matching[index])
+        if found < row["count"]:
+            problems.append(Problem(row.get("line", 1), f"{name} asks for {row['count']} questions "
+                                                        f"but the bank has only {found} matching"))
+            continue
+        may_take = sum(min(rows[above]["count"], len(matching[index] & matching[above])) for above in range(index))
+        if found - may_take < row["count"]:
+            problems.append(Problem(row.get("line", 1), f"{name} asks for {row['count']} questions but the rows above "
+                                                        f"may take {may_take} of its {found} matching questions"))
     if len(questions) < questions_per_attempt:
-        problems.append(Problem(1, f"questions_per_attempt is {questions_per_attempt} but the bank has only {len(questions)} active questions"))
+        problems.append(Problem(lines.get("questions_per_attempt", 1), f"questions_per_attempt is {questions_per_attempt} "
+                                                                       f"but the bank has only {len(questions)} active questions"))
     max_score = sum(sorted((question_points(q, points) for q in questions), reverse=True)[:questions_per_attempt])
     if max_score > MAX_SCORE:
-        problems.append(Problem(1, f"a paper could be worth {max_score} points; the leaderboard allows at most {MAX_SCORE}"))
+        problems.append(Problem(lines.get("points", lines.get("questions_per_attempt", 1)),
+                                f"a paper could be worth {max_score} points; the leaderboard allows at most {MAX_SCORE}"))
     return problems
 
 

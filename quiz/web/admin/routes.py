@@ -1,10 +1,387 @@
-from flask import render_template
+"""The organizers' console. Every view carries a role guard from quiz.auth (checked by
+tests/functional/test_admin_access.py); district organizers see their district only."""
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import func, select
 
-from quiz.auth import organizer_required
-from quiz.web.admin import bp
+from quiz import exports, stats
+from quiz.accounts import mask_phone
+from quiz.auth import city_organizer_required, district_scope, organizer_required
+from quiz.bank.importer import import_bank
+from quiz.bank.validator import BankInvalid
+from quiz.clock import utcnow
+from quiz.contest.attempts import to_display
+from quiz.contest.rules import current_contest, phase
+from quiz.extensions import db
+from quiz.models import ROLE_CITY, AuditEntry, Bank, Contest, Question, User
+from quiz.web.admin import bp, charts
+from quiz.web.admin.banks import PendingUploads, bank_rows, search_questions, set_retired
+from quiz.web.admin.contest_form import (
+    NeedsConfirmation,
+    bank_choices,
+    category_choices,
+    definition_from_form,
+    fill_form,
+    save_contest,
+)
+from quiz.web.admin.forms import (
+    ActionForm,
+    BankUploadForm,
+    ContestForm,
+    ContestUploadForm,
+    ExportForm,
+    QuestionSearchForm,
+    ResultsFilterForm,
+    options,
+)
+from quiz.web.admin.results import PAGE_SIZE, ResultFilter, citizen_attempts, find_results, page_count
+from quiz.web.audit import record as audit
 
+PHASE_NAMES = {"upcoming": "未开始", "open": "进行中", "ended": "已结束"}
+FLAG_NAMES = {"low_correct_rate": "正确率低于 20%", "low_discrimination": "区分度低于 0.2"}
+TYPE_NAMES = {"single": "单选", "multiple": "多选", "judge": "判断"}
+
+
+# ---- shared ---------------------------------------------------------------------
+
+@bp.context_processor
+def console_context():
+    return {"is_city": current_user.is_authenticated and current_user.role == ROLE_CITY,
+            "phase_names": PHASE_NAMES, "type_names": TYPE_NAMES, "show_phone": show_phone}
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(_exc):
+    flash("页面已过期，请重新提交。", "error")
+    return redirect(request.path if request.url_rule and "GET" in request.url_rule.methods else url_for("admin.dashboard"))
+
+
+def show_phone(phone: str) -> str:
+    """Full phones for city organizers only."""
+    return phone if current_user.role == ROLE_CITY else mask_phone(phone)
+
+
+def chosen_contest() -> Contest | None:
+    """?contest=<id> when given, else the current contest."""
+    contest_id = request.args.get("contest", type=int)
+    if contest_id is not None:
+        contest = db.session.get(Contest, contest_id)
+        if contest is None:
+            abort(404)
+        return contest
+    return current_contest(db.session, utcnow())
+
+
+def all_contests() -> list[Contest]:
+    return list(db.session.scalars(select(Contest).order_by(Contest.starts_at.desc())))
+
+
+def district_choices(contest: Contest | None) -> list[tuple[str, str]]:
+    scope = district_scope(current_user)
+    if scope is not None:
+        return options([(scope, (contest.district_names() if contest else {}).get(scope, scope))])
+    return options([("", "全部区县")] + [(d["code"], d["name"]) for d in (contest.districts if contest else [])])
+
+
+# ---- dashboard -----------------------------------------------------------------
 
 @bp.get("")
 @organizer_required
 def dashboard():
-    return render_template("admin/dashboard.html")
+    contest = chosen_contest()
+    if contest is None:
+        return render_template("admin/dashboard.html", contest=None, contests=[])
+    now = utcnow()
+    figures = stats.dashboard(db.session, contest, now, district_scope(current_user))
+    per_10k = charts.horizontal_bars([(d.name, round(d.per_10k, 2)) for d in figures.districts],
+                                     "每万常住人口参与人数", unit="")
+    scores = charts.columns(figures.score_buckets, "得分分布（占满分的百分比）")
+    hourly = figures.hourly[-24 * 14:]  # at most the last two weeks of hours
+    hours = charts.columns([(moment.strftime("%m-%d") if moment.hour == 0 else moment.strftime("%H时"), n)
+                            for moment, n in hourly], "每小时答题次数（北京时间）",
+                           label_every=max(1, len(hourly) // 12))
+    return render_template("admin/dashboard.html", contest=contest, contests=all_contests(), figures=figures,
+                           per_10k_chart=per_10k, score_chart=scores, hourly_chart=hours,
+                           phase=phase(contest, now))
+
+
+# ---- banks ---------------------------------------------------------------------
+
+def _uploads() -> PendingUploads:
+    return PendingUploads(current_app.instance_path)
+
+
+@bp.get("/banks")
+@organizer_required
+def banks():
+    return render_template("admin/banks.html", rows=bank_rows(db.session), form=BankUploadForm())
+
+
+@bp.post("/banks")
+@city_organizer_required
+def bank_upload():
+    """Dry run (keeps the file server-side by its SHA-256) or import (a new file or the kept one)."""
+    form = BankUploadForm()
+    action = request.form.get("action", "dry-run")
+    outcome = problems = None
+    pending = filename = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        limit = current_app.config["BANK_MAX_BYTES"]
+        if upload and upload.filename:
+            raw, filename = upload.read(limit + 1), upload.filename
+        elif form.pending.data and _uploads().read(form.pending.data) is not None:
+            raw, filename = _uploads().read(form.pending.data), (request.form.get("pending_name") or "upload.yaml")[:255]
+        else:
+            raw = None
+            flash("请选择要上传的题库文件。", "error")
+        if raw is not None and len(raw) > limit:
+            flash("题库文件不能超过 5 MB。", "error")
+        elif raw is not None:
+            try:
+                outcome = import_bank(db.session, raw, filename, limit, dry_run=(action != "import"))
+            except BankInvalid as exc:
+                problems = exc.problems
+            if action == "import":
+                if outcome is not None:
+                    _uploads().drop(form.pending.data)
+                    if outcome.created:
+                        audit(db.session, current_user, "bank.import",
+                              f"{outcome.bank.slug} v{outcome.bank.version} ({filename})")
+                        flash(f"已导入题库 {outcome.bank.title}（{outcome.bank.slug} 第 {outcome.bank.version} 版）。", "info")
+                    else:
+                        flash("这个文件已经导入过，题库没有变化。", "info")
+                    return redirect(url_for("admin.banks"))
+            elif outcome is not None:
+                pending = _uploads().keep(raw)
+    status = 422 if problems else 200
+    return render_template("admin/banks.html", rows=bank_rows(db.session), form=form, checked=True,
+                           action=action, outcome=outcome, problems=problems or [], pending=pending,
+                           pending_name=filename), status
+
+
+@bp.get("/banks/<int:bank_id>")
+@organizer_required
+def bank_questions(bank_id: int):
+    bank = db.get_or_404(Bank, bank_id)
+    form = QuestionSearchForm(request.args)
+    form.category.choices = options([("", "全部")] + list((bank.categories or {}).items()))
+    page = max(1, request.args.get("page", 1, type=int))
+    questions, total = search_questions(db.session, bank, (form.q.data or "").strip(), form.category.data or "",
+                                        form.type.data or "", form.retired.data or "", page)
+    return render_template("admin/bank_questions.html", bank=bank, form=form, questions=questions, total=total,
+                           page=page, pages=page_count(total), action_form=ActionForm(),
+                           query={k: v for k, v in request.args.items() if k != "page" and v} | {"bank_id": bank.id})
+
+
+def _set_retired(question_id: int, retired: bool):
+    question = db.get_or_404(Question, question_id)
+    if ActionForm().validate_on_submit():
+        set_retired(db.session, current_user, question, retired)
+        flash(f"题目 {question.qid} 已{'停用，不再抽取' if retired else '恢复使用'}。", "info")
+    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/admin/")
+                    else url_for("admin.bank_questions", bank_id=question.bank_id))
+
+
+@bp.post("/questions/<int:question_id>/retire")
+@city_organizer_required
+def retire_question(question_id: int):
+    return _set_retired(question_id, True)
+
+
+@bp.post("/questions/<int:question_id>/restore")
+@city_organizer_required
+def restore_question(question_id: int):
+    return _set_retired(question_id, False)
+
+
+# ---- contests ------------------------------------------------------------------
+
+@bp.get("/contests")
+@organizer_required
+def contests():
+    now = utcnow()
+    rows = [(contest, phase(contest, now)) for contest in all_contests()]
+    return render_template("admin/contests.html", rows=rows, upload_form=ContestUploadForm())
+
+
+def _contest_form(contest: Contest | None) -> ContestForm:
+    form = ContestForm()
+    form.bank.choices = options(bank_choices(db.session))
+    categories = options(category_choices(db.session))
+    for entry in form.paper.entries:
+        entry["category"].choices = categories
+    return form
+
+
+def _render_contest_form(form, contest, problems=(), changes=(), status=200):
+    categories = options(category_choices(db.session))
+    for entry in form.paper.entries:
+        entry["category"].choices = categories
+    return render_template("admin/contest_form.html", form=form, contest=contest, problems=list(problems),
+                           changes=list(changes), running=contest is not None and phase(contest, utcnow()) == "open"), status
+
+
+def _save_from_form(form: ContestForm, contest: Contest | None):
+    if contest is not None:
+        form.slug.data = contest.slug  # the slug names the contest; it cannot be edited
+    if not form.validate_on_submit():
+        return _render_contest_form(form, contest, status=422)
+    if form.ends_at.data <= form.starts_at.data:
+        form.ends_at.errors = [*form.ends_at.errors, "结束时间必须晚于开始时间。"]
+        return _render_contest_form(form, contest, status=422)
+    try:
+        saved, created = save_contest(db.session, current_user, definition_from_form(form), utcnow(),
+                                      confirmed=form.confirm.data, slug=contest.slug if contest else None)
+    except BankInvalid as exc:
+        return _render_contest_form(form, contest, problems=exc.problems, status=422)
+    except NeedsConfirmation as exc:
+        return _render_contest_form(form, contest, changes=exc.changes, status=409)
+    flash(f"竞赛 {saved.title} 已{'创建' if created else '保存'}。", "info")
+    return redirect(url_for("admin.contests"))
+
+
+@bp.route("/contests/new", methods=["GET", "POST"])
+@city_organizer_required
+def contest_new():
+    form = _contest_form(None)
+    if request.method == "GET":
+        form.time_limit_s.data, form.questions_per_attempt.data = 600, 20
+        form.attempts_per_day.data, form.max_attempts.data = 1, 7
+        form.points_single.data = form.points_multiple.data = form.points_judge.data = 5
+        return _render_contest_form(form, None)
+    return _save_from_form(form, None)
+
+
+@bp.route("/contests/<int:contest_id>/edit", methods=["GET", "POST"])
+@city_organizer_required
+def contest_edit(contest_id: int):
+    contest = db.get_or_404(Contest, contest_id)
+    form = _contest_form(contest)
+    if request.method == "GET":
+        fill_form(form, contest)
+        return _render_contest_form(form, contest)
+    return _save_from_form(form, contest)
+
+
+@bp.post("/contests/upload")
+@city_organizer_required
+def contest_upload():
+    form = ContestUploadForm()
+    problems, changes = [], []
+    if form.validate_on_submit() and form.file.data and form.file.data.filename:
+        try:
+            contest, created = save_contest(db.session, current_user, form.file.data.read(1024 * 1024 + 1), utcnow(),
+                                            confirmed=form.confirm.data)
+        except BankInvalid as exc:
+            problems = exc.problems
+        except NeedsConfirmation as exc:
+            changes = exc.changes
+        else:
+            flash(f"竞赛 {contest.title} 已{'创建' if created else '更新'}。", "info")
+            return redirect(url_for("admin.contests"))
+    else:
+        flash("请选择竞赛定义文件。", "error")
+    now = utcnow()
+    rows = [(contest, phase(contest, now)) for contest in all_contests()]
+    return render_template("admin/contests.html", rows=rows, upload_form=form, problems=problems,
+                           changes=changes), 409 if changes else 422
+
+
+# ---- results -------------------------------------------------------------------
+
+@bp.get("/results")
+@organizer_required
+def results():
+    contest = chosen_contest()
+    form = ResultsFilterForm(request.args)
+    form.district.choices = district_choices(contest)
+    attempts, total, page = [], 0, max(1, request.args.get("page", 1, type=int))
+    if contest is not None and form.validate():
+        scope = district_scope(current_user)
+        wanted = ResultFilter(district=scope or form.district.data or None, group=form.group.data or None,
+                              day=form.day.data, score_min=form.score_min.data, score_max=form.score_max.data,
+                              phone=form.phone.data or None)
+        attempts, total = find_results(db.session, contest, wanted, page)
+    query = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("admin/results.html", contest=contest, contests=all_contests(), form=form,
+                           attempts=attempts, total=total, page=page, pages=page_count(total), query=query,
+                           page_size=PAGE_SIZE)
+
+
+@bp.get("/results/citizens/<int:user_id>")
+@organizer_required
+def citizen_results(user_id: int):
+    citizen = db.get_or_404(User, user_id)
+    scope = district_scope(current_user)
+    if scope is not None and citizen.district != scope:
+        abort(403)  # another district's citizen
+    contest = chosen_contest()
+    attempts = citizen_attempts(db.session, citizen, contest) if contest else []
+    return render_template("admin/citizen.html", citizen=citizen, contest=contest, attempts=attempts,
+                           to_display=to_display)
+
+
+# ---- question statistics ---------------------------------------------------------
+
+@bp.get("/questions")
+@organizer_required
+def question_stats():
+    contest = chosen_contest()
+    figures = stats.question_statistics(db.session, contest, district_scope(current_user)) if contest else []
+    flagged = [f for f in figures if f.flags]
+    return render_template("admin/questions.html", contest=contest, contests=all_contests(), figures=figures,
+                           flagged=flagged, flag_names=FLAG_NAMES, min_answers=stats.MIN_ANSWERS)
+
+
+# ---- exports -------------------------------------------------------------------
+
+@bp.get("/exports")
+@organizer_required
+def exports_page():
+    contest = chosen_contest()
+    form = ExportForm()
+    form.district.choices = district_choices(contest)
+    return render_template("admin/exports.html", contest=contest, contests=all_contests(), form=form)
+
+
+@bp.post("/exports")
+@organizer_required
+def export_download():
+    contest = chosen_contest()
+    form = ExportForm()
+    form.district.choices = district_choices(contest)
+    if contest is None or not form.validate_on_submit():
+        flash("请选择导出的内容和格式。", "error")
+        return redirect(url_for("admin.exports_page"))
+    scope = district_scope(current_user)
+    district = scope or form.district.data or None
+    full_phones = current_user.role == ROLE_CITY
+    kind, fmt = form.kind.data, form.fmt.data
+    audit(db.session, current_user, "export",
+          f"{kind} {fmt} {contest.slug} district={district or 'all'} phones={'full' if full_phones else 'masked'}")
+    rows = exports.rows_for(kind, db.session, contest, district, full_phones)
+    body = stream_with_context(exports.chunks(fmt, rows, title=contest.title))
+    response = Response(body, mimetype=exports.MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{exports.filename(contest, kind, fmt, district)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---- audit log -----------------------------------------------------------------
+
+@bp.get("/audit")
+@city_organizer_required
+def audit_log():
+    page = max(1, request.args.get("page", 1, type=int))
+    action = request.args.get("action", "").strip()
+    query = select(AuditEntry)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    entries = db.session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                                 .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    actions = db.session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).all()
+    return render_template("admin/audit.html", entries=entries, total=total, page=page, pages=page_count(total),
+                           actions=actions, action=action)

@@ -110,7 +110,7 @@ def spec() -> dict:
                 "parameters": [
                     {"name": "district", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}],
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000000, "default": 0}}],
                 "responses": {"200": _resp("board", {"type": "object", "required": ["total", "entries"], "properties": {
                     "total": {"type": "integer"}, "entries": {"type": "array", "items": {"type": "object", "properties": {
                         "rank": {"type": "integer"}, "name": {"type": "string"}, "district": {"type": "string"},

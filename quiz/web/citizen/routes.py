@@ -1,21 +1,361 @@
-from flask import render_template
+"""Citizen pages: register, log in, the timed quiz, results, my attempts, practice.
 
-from quiz.auth import public
-from quiz.clock import utcnow
+Server-rendered and usable without JavaScript; static/quiz.js only adds autosave
+and the ticking countdown. The answer keys and explanations reach the page only
+once an attempt is finished (result page).
+
+Stable element ids and names (the Playwright e2e tests drive the pages by these;
+keep them when restyling):
+    every page      <html lang="zh-CN" class="big-text"?>, nav links #nav-login #nav-register #nav-me,
+                    logout form #logout-form with button #logout (POST /logout),
+                    large-text toggle link #text-size-toggle, flashed messages .flash (.flash-error / .flash-info)
+    /register       form #register-form, fields phone name district group unit password consent,
+                    button #register-submit; a field's error is p.field-error#<field>-error
+    /login          form #login-form, fields phone password remember, button #login-submit,
+                    failed login p.form-error#login-error
+    /               button #start-quiz (form #start-form, POST /quiz/start) when a start is possible,
+                    link #resume-quiz when an attempt is running, p#start-blocked with the reason otherwise,
+                    link #login-to-start when logged out
+    /quiz           form #quiz-form (data-save-url: autosave endpoint), each question
+                    <fieldset class="question" data-qid="...">, inputs name="q-<qid>" value=A.. or true/false,
+                    #countdown (data-deadline ISO, data-seconds-left), #answered-count, #question-count,
+                    buttons #save-answers (name=action value=save) and #submit-quiz (name=action value=submit),
+                    hidden input #auto-field (name=auto, 1 when the countdown handed in)
+    /result/<id>    #score, #time-used, #rank-city, #rank-district (timed attempts only), #auto-submitted,
+                    ol#review with li.review-item.correct|.wrong, .verdict (✓ 正确 / ✗ 错误), .explanation
+    /me             #best-result, ul#my-attempts with li.attempt-item, links .attempt-link
+    /practice       button #start-practice (POST /practice/start), then the same #quiz-form without #countdown
+"""
+from urllib.parse import urlsplit
+
+from flask import abort, flash, has_request_context, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from quiz import leaderboard
+from quiz.accounts import AccountError, authenticate, mask_name, register_citizen
+from quiz.auth import citizen_login_required, public
+from quiz.clock import iso, local, utcnow
+from quiz.contest import attempts as attempt_rules
+from quiz.contest.errors import AttemptNotFound, ContestError, DeadlinePassed, NoContest
 from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
+from quiz.models import Attempt
+from quiz.web import security
 from quiz.web.citizen import bp
+from quiz.web.citizen.forms import ActionForm, LoginForm, RegisterForm
 
+TEXT_SIZE_COOKIE = "text_size"
+TYPE_NAMES = {"single": "单选题", "multiple": "多选题", "judge": "判断题"}
+
+
+# ---- shared by every page ------------------------------------------------------
+
+@bp.app_context_processor
+def layout_context():
+    """What base.html needs on every page, including the admin and display pages."""
+    big_text = has_request_context() and request.cookies.get(TEXT_SIZE_COOKIE) == "large"
+    return {"big_text": big_text, "mask_name": mask_name}
+
+
+@bp.app_template_filter("shanghai_time")
+def shanghai_time(moment, fmt="%Y年%m月%d日 %H:%M") -> str:
+    """A stored naive-UTC datetime as Asia/Shanghai wall time."""
+    return local(moment).strftime(fmt) if moment else ""
+
+
+@bp.app_template_filter("duration_ms")
+def duration_ms(ms) -> str:
+    if ms is None:
+        return "—"
+    minutes, rest = divmod(int(ms), 60_000)
+    seconds = rest / 1000
+    text = f"{seconds:.1f}".rstrip("0").rstrip(".")
+    return f"{minutes} 分 {text} 秒" if minutes else f"{text} 秒"
+
+
+@bp.before_request
+def finish_expired_attempts():
+    # An attempt whose time ran out while the citizen was away is handed in when they come back.
+    if current_user.is_authenticated:
+        attempt_rules.finalize_user_expired(db.session, current_user, utcnow())
+
+
+@bp.errorhandler(ContestError)
+def contest_error(exc: ContestError):
+    flash(exc.message, "error")
+    return redirect(url_for("citizen.index"))
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(_exc):
+    if request.is_json:
+        return jsonify({"error": {"code": "csrf", "message": "页面已过期，请刷新后重试。"}}), 400
+    flash("页面已过期，请重新提交。", "error")
+    rule = request.url_rule
+    return redirect(request.path if rule is not None and "GET" in rule.methods else url_for("citizen.index"))
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths: a login link must not send the citizen to another site."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def the_contest():
+    contest = current_contest(db.session, utcnow())
+    if contest is None:
+        raise NoContest("目前没有竞赛。")
+    return contest
+
+
+# ---- public pages ----------------------------------------------------------------
 
 @bp.get("/")
 @public
 def index():
     now = utcnow()
     contest = current_contest(db.session, now)
-    return render_template("citizen/index.html", contest=contest, phase=phase(contest, now) if contest else None)
+    state = phase(contest, now) if contest else None
+    active = blocker = None
+    left_today = None
+    if contest is not None and current_user.is_authenticated:
+        active = attempt_rules.active_attempt(db.session, current_user, contest)
+        if active is None:
+            blocker = attempt_rules.start_blocker(db.session, current_user, contest, now)
+        today, total = attempt_rules.attempt_counts(db.session, current_user, contest, now)
+        left_today = max(0, min(contest.attempts_per_day - today, contest.max_attempts - total))
+    return render_template("citizen/index.html", contest=contest, phase=state, active=active, blocker=blocker,
+                           left_today=left_today, form=ActionForm())
+
+
+@bp.get("/text-size")
+@public
+def text_size():
+    """The 大字模式 switch: a cookie read by base.html, so it works without JavaScript."""
+    size = "large" if request.args.get("size") == "large" else "normal"
+    response = make_response(redirect(safe_next(request.args.get("next"), url_for("citizen.index"))))
+    response.set_cookie(TEXT_SIZE_COOKIE, size, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=request.is_secure)
+    return response
 
 
 @bp.get("/healthz")
 @public
 def healthz():
     return {"status": "ok"}
+
+
+# ---- accounts ----------------------------------------------------------------------
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+@security.REGISTER_PER_IP
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("citizen.index"))
+    contest = current_contest(db.session, utcnow())
+    form = RegisterForm()
+    form.set_districts(contest.districts if contest else [])
+    if contest is not None and form.validate_on_submit():
+        try:
+            user = register_citizen(
+                db.session, form.phone.data, form.name.data, form.district.data, form.password.data,
+                form.group.data or None, form.unit.data or None, {d["code"] for d in contest.districts}, utcnow(),
+            )
+        except AccountError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            login_user(user)
+            flash("注册成功，欢迎参赛！", "info")
+            return redirect(url_for("citizen.index"))
+    return render_template("citizen/register.html", form=form, contest=contest)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@security.LOGIN_PER_IP  # failed logins only, shared with /api/v1/auth/token
+@security.LOGIN_PER_PHONE
+def login():
+    next_page = safe_next(request.args.get("next"), url_for("citizen.index"))
+    if current_user.is_authenticated:
+        return redirect(next_page)
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        user = authenticate(db.session, form.phone.data.strip(), form.password.data)
+        if user is None:
+            failed = True  # one message for an unknown phone and a wrong password
+        else:
+            login_user(user, remember=form.remember.data)
+            if user.is_organizer and not request.args.get("next"):
+                next_page = url_for("admin.dashboard")  # organizers start in their console
+            return redirect(next_page)
+    return render_template("citizen/login.html", form=form, failed=failed), 200
+
+
+@bp.post("/logout")
+@citizen_login_required
+def logout():
+    # quiz.auth bumps the session version on logout: a copied or remembered cookie dies too.
+    logout_user()
+    flash("您已退出登录。", "info")
+    return redirect(url_for("citizen.index"))
+
+
+# ---- the timed quiz -------------------------------------------------------------------
+
+@bp.post("/quiz/start")
+@citizen_login_required
+def start_quiz():
+    attempt_rules.start_attempt(db.session, current_user, the_contest(), utcnow())
+    return redirect(url_for("citizen.quiz"))
+
+
+@bp.get("/quiz")
+@citizen_login_required
+def quiz():
+    now = utcnow()
+    contest = the_contest()
+    attempt = attempt_rules.active_attempt(db.session, current_user, contest)
+    if attempt is None:
+        latest = db.session.scalar(
+            select(Attempt).where(Attempt.user_id == current_user.id, Attempt.contest_id == contest.id,
+                                  Attempt.practice.is_(False)).order_by(Attempt.id.desc()).limit(1)
+        )
+        if latest is not None and latest.auto_submitted and latest.finished_at and \
+                (now - latest.finished_at).total_seconds() < 3600:
+            return redirect(url_for("citizen.result", attempt_id=latest.id))
+        flash("您当前没有进行中的答题。", "info")
+        return redirect(url_for("citizen.index"))
+    return render_paper("citizen/quiz.html", attempt, now, contest)
+
+
+def render_paper(template: str, attempt: Attempt, now, contest):
+    """The question form: questions, options and the citizen's own saved choices only."""
+    questions = []
+    answered = 0
+    for item in attempt_rules.with_questions(db.session, attempt).items:
+        choices = attempt_rules.to_display(item, item.choices)
+        answered += bool(choices)
+        questions.append({
+            "id": item.question.qid, "type": item.question.type, "type_name": TYPE_NAMES[item.question.type],
+            "stem": item.question.stem, "options": attempt_rules.shown_options(item), "choices": choices,
+        })
+    return render_template(
+        template, attempt=attempt, contest=contest, questions=questions, answered=answered, form=ActionForm(),
+        seconds_left=attempt_rules.seconds_left(attempt, now), deadline_iso=iso(attempt.deadline),
+    )
+
+
+@bp.post("/quiz/<int:attempt_id>/answers")
+@citizen_login_required
+def save_form(attempt_id):
+    """The no-JavaScript path: one form saves every answer; 交卷 saves, then hands in."""
+    now = utcnow()
+    attempt = own_attempt(attempt_id)
+    hand_in = request.form.get("action") == "submit" or request.form.get("auto") == "1"
+    if attempt.finished:
+        if attempt.auto_submitted:
+            flash("答题时间已到，系统已按截止前保存的答案自动交卷。", "error")
+        return redirect(url_for("citizen.result", attempt_id=attempt.id))
+    answers = {}
+    for item in attempt.items:
+        chosen = sorted(request.form.getlist(f"q-{item.question.qid}"))
+        if chosen == attempt_rules.to_display(item, item.choices):
+            continue
+        if chosen or item.question.type == "multiple":  # radios cannot be cleared; checkboxes can
+            answers[item.question.qid] = chosen
+    late = False
+    if answers:
+        try:
+            attempt_rules.save_answers(db.session, current_user, attempt.id, answers, now)
+        except DeadlinePassed:
+            late = True
+    if hand_in or late:
+        # The countdown's own hand-in is honoured only near the deadline (clock drift aside).
+        auto = request.form.get("auto") == "1" and attempt.deadline is not None and \
+            (attempt.deadline - now).total_seconds() <= 5
+        attempt_rules.submit_attempt(db.session, current_user, attempt.id, now, auto=auto)
+        if late:
+            flash("答题时间已到，最后一次修改未能保存，已按截止前保存的答案交卷。", "error")
+        return redirect(url_for("citizen.result", attempt_id=attempt.id))
+    flash("答案已保存。", "info")
+    return redirect(url_for("citizen.practice" if attempt.practice else "citizen.quiz"))
+
+
+@bp.post("/quiz/<int:attempt_id>/answer")
+@citizen_login_required
+def autosave(attempt_id):
+    """The JavaScript autosave: JSON {qid, choices}; the CSRF token travels in X-CSRFToken."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("qid"), str):
+        return jsonify({"error": {"code": "invalid", "message": "请求格式不正确。", "field": "qid"}}), 422
+    try:
+        attempt_rules.save_answer(db.session, current_user, attempt_id, data["qid"], data.get("choices"), utcnow())
+    except ContestError as exc:
+        extra = {"field": exc.field} if getattr(exc, "field", None) else {}
+        return jsonify({"error": {"code": exc.code, "message": exc.message, **extra}}), exc.status
+    return jsonify({"saved": True})
+
+
+def own_attempt(attempt_id) -> Attempt:
+    try:
+        return attempt_rules.get_attempt(db.session, current_user, attempt_id)
+    except AttemptNotFound:
+        abort(404)
+
+
+@bp.get("/result/<int:attempt_id>")
+@citizen_login_required
+def result(attempt_id):
+    attempt = own_attempt(attempt_id)
+    if not attempt.finished:
+        return redirect(url_for("citizen.practice" if attempt.practice else "citizen.quiz"))
+    rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, current_user)
+    return render_template("citizen/result.html", attempt=attempt, contest=attempt.contest, rank=rank,
+                           review=attempt_rules.review(attempt_rules.with_questions(db.session, attempt)),
+                           type_names=TYPE_NAMES)
+
+
+@bp.get("/me")
+@citizen_login_required
+def me():
+    now = utcnow()
+    contest = current_contest(db.session, now)
+    attempts = db.session.scalars(
+        select(Attempt).where(Attempt.user_id == current_user.id).order_by(Attempt.id.desc()).limit(100)
+    ).all()
+    best = rank = None
+    left_today = None
+    if contest is not None:
+        best = attempt_rules.best_from_sql(db.session, current_user, contest)
+        rank = leaderboard.rank_or_none(contest, current_user) if best else None
+        today, total = attempt_rules.attempt_counts(db.session, current_user, contest, now)
+        left_today = max(0, min(contest.attempts_per_day - today, contest.max_attempts - total))
+    return render_template("citizen/me.html", contest=contest, attempts=attempts, best=best, rank=rank,
+                           left_today=left_today, district_names=contest.district_names() if contest else {})
+
+
+# ---- practice ---------------------------------------------------------------------------
+
+@bp.get("/practice")
+@citizen_login_required
+def practice():
+    contest = current_contest(db.session, utcnow())
+    attempt = attempt_rules.active_attempt(db.session, current_user, contest, practice=True) if contest else None
+    if attempt is not None:
+        return render_paper("citizen/practice.html", attempt, utcnow(), contest)
+    return render_template("citizen/practice.html", contest=contest, attempt=None, form=ActionForm())
+
+
+@bp.post("/practice/start")
+@citizen_login_required
+def start_practice():
+    attempt_rules.start_practice(db.session, current_user, the_contest(), utcnow())
+    return redirect(url_for("citizen.practice"))

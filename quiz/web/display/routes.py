@@ -1,10 +1,167 @@
-from flask import render_template
+"""Big screens: the city board at /display, one district at /display/<code>.
 
+The page is complete without JavaScript; display.js then keeps it live from
+/display/events (Server-Sent Events fed by Redis pub/sub, so any app host sees
+results submitted on any other) or, failing that, by polling /display/data.
+"""
+import json
+import time
+from datetime import datetime
+
+from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context, url_for
+from redis import RedisError
+
+from quiz import leaderboard
 from quiz.auth import public
+from quiz.clock import SHANGHAI
+from quiz.extensions import db
+from quiz.web.contest_cache import current_contest_cached
 from quiz.web.display import bp
+
+TOP_N = 20
+NOTICE_UNAVAILABLE = "排行榜暂时不可用，成绩均已安全保存"
+NOTICE_NO_CONTEST = "目前没有竞赛"
+HEARTBEAT_S = 15.0  # comment lines keep proxies from closing an idle stream
+STREAM_S = 300.0  # then the stream ends so the gunicorn thread is recycled; EventSource reconnects
+MIN_GAP_S = 1.0  # at most one snapshot a second, however many results arrive
+RETRY_MS = 3000
+
+
+def minutes_seconds(ms: int) -> str:
+    seconds = ms // 1000
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def shanghai_time(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def snapshot(contest, district: str | None) -> dict:
+    """What a display shows, as the page renders it and the JSON/SSE endpoints send it."""
+    if contest is None:
+        return {"available": False, "notice": NOTICE_NO_CONTEST, "title": "公民科学素质网络大赛",
+                "district": None, "top": [], "districts": [], "participants": None, "attempts": None,
+                "updated_at": None}
+    names = contest.district_names()
+    body = {"available": True, "notice": None, "title": contest.title,
+            "district": {"code": district, "name": names[district]} if district else None}
+    try:
+        board = leaderboard.top(contest, district, TOP_N)
+        rows = leaderboard.districts(contest)
+        counts = leaderboard.totals(contest, district)
+    except leaderboard.Unavailable:
+        return body | {"available": False, "notice": NOTICE_UNAVAILABLE, "top": [], "districts": [],
+                       "participants": None, "attempts": None, "updated_at": None}
+    body["top"] = [entry | {"district_name": names.get(entry["district"], entry["district"]),
+                            "time_used": minutes_seconds(entry["time_used_ms"])}
+                   for entry in board["entries"]]
+    body["districts"] = [row | {"current": row["code"] == district} for row in rows]
+    body["participants"] = counts["participants"]
+    body["attempts"] = counts["attempts"]
+    body["updated_at"] = shanghai_time(counts["updated_at"])
+    return body
+
+
+def _contest_and_district(code: str | None):
+    """The current contest and a known district code; 404 for an unknown district."""
+    contest = current_contest_cached(db.session)
+    if code is not None and (contest is None or code not in contest.district_names()):
+        abort(404)
+    if contest is not None:
+        leaderboard.catch_up(db.session, contest)
+    return contest, code
+
+
+def _page(code: str | None):
+    contest, district = _contest_and_district(code)
+    query = {"district": district} if district else {}
+    response = current_app.make_response(render_template(
+        "display/board.html", snap=snapshot(contest, district),
+        data_url=url_for("display.data", **query), events_url=url_for("display.events", **query),
+    ))
+    response.headers["Cache-Control"] = "no-store"
+    return response  # CSP (with DISPLAY_FRAME_ANCESTORS) comes from quiz.web.security
 
 
 @bp.get("")
 @public
 def city():
-    return render_template("display/board.html")
+    return _page(None)
+
+
+@bp.get("/<code>")
+@public
+def district(code):
+    return _page(code)
+
+
+def _district_arg() -> str | None:
+    return request.args.get("district") or None
+
+
+@bp.get("/data")
+@public
+def data():
+    """The polling fallback: the same snapshot as the page, as JSON."""
+    contest, district = _contest_and_district(_district_arg())
+    response = jsonify(snapshot(contest, district))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _event(snap: dict) -> str:
+    return "event: snapshot\ndata: " + json.dumps(snap, ensure_ascii=False, separators=(",", ":")) + "\n\n"
+
+
+@bp.get("/events")
+@public
+def events():
+    """Server-Sent Events: a snapshot now, then after results (coalesced), heartbeats, and an end."""
+    contest, district = _contest_and_district(_district_arg())
+    config = current_app.config
+    heartbeat = config.get("DISPLAY_HEARTBEAT_S", HEARTBEAT_S)
+    lifetime = config.get("DISPLAY_STREAM_S", STREAM_S)
+    db.session.close()  # the stream needs no SQL: give the connection back for its whole life
+    try:
+        pubsub = leaderboard.subscribe(contest) if contest is not None else None
+    except leaderboard.Unavailable:
+        pubsub = None
+
+    def stream():
+        # Without pub/sub (Redis away, no contest): one snapshot with the notice; reconnect later.
+        if pubsub is None:
+            yield f"retry: {int(heartbeat * 1000)}\n\n" + _event(snapshot(contest, district))
+            return
+        try:
+            yield f"retry: {RETRY_MS}\n\n" + _event(snapshot(contest, district))
+            started = last_sent = last_beat = time.monotonic()
+            dirty = False
+            while True:
+                now = time.monotonic()
+                if now - started >= lifetime:
+                    return
+                if dirty and now - last_sent >= MIN_GAP_S:
+                    yield _event(snapshot(contest, district))
+                    last_sent = last_beat = time.monotonic()
+                    dirty = False
+                    continue
+                wake = min(started + lifetime, last_beat + heartbeat, last_sent + MIN_GAP_S if dirty else float("inf"))
+                try:
+                    message = pubsub.get_message(timeout=max(0.0, wake - now))
+                except RedisError:
+                    yield _event(snapshot(contest, district))  # shows the notice
+                    return
+                if message is not None:
+                    dirty = True
+                elif time.monotonic() - last_beat >= heartbeat:
+                    yield ": heartbeat\n\n"
+                    last_beat = time.monotonic()
+        finally:
+            pubsub.close()
+
+    response = Response(stream_with_context(stream()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
+    return response

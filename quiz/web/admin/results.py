@@ -1,0 +1,60 @@
+"""Results in the console: a filtered, paginated list of attempts and one citizen's attempts."""
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from quiz.models import ATTEMPT_ACTIVE, Attempt, AttemptQuestion, Contest, User
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class ResultFilter:
+    district: str | None = None
+    group: str | None = None
+    day: date | None = None
+    score_min: int | None = None
+    score_max: int | None = None
+    phone: str | None = None
+
+
+def find_results(session, contest: Contest, wanted: ResultFilter, page: int = 1) -> tuple[list[Attempt], int]:
+    """A page of timed attempts (newest first) and the number that match.
+
+    The caller narrows wanted.district to the organizer's own district first.
+    """
+    query = (select(Attempt).join(User, User.id == Attempt.user_id)
+             .where(Attempt.contest_id == contest.id, Attempt.practice.is_(False)))
+    if wanted.district:
+        query = query.where(User.district == wanted.district)
+    if wanted.group:
+        query = query.where(User.group == wanted.group)
+    if wanted.day:
+        query = query.where(Attempt.day == wanted.day.isoformat())
+    if wanted.score_min is not None:
+        query = query.where(Attempt.status != ATTEMPT_ACTIVE, Attempt.score >= wanted.score_min)
+    if wanted.score_max is not None:
+        query = query.where(Attempt.status != ATTEMPT_ACTIVE, Attempt.score <= wanted.score_max)
+    if wanted.phone:
+        query = query.where(User.phone == wanted.phone)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    attempts = session.scalars(
+        query.options(selectinload(Attempt.user)).order_by(Attempt.started_at.desc(), Attempt.id.desc())
+        .limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)
+    ).all()
+    return list(attempts), total
+
+
+def citizen_attempts(session, citizen: User, contest: Contest) -> list[Attempt]:
+    """All of a citizen's attempts in the contest (practice too, marked), with questions and answers."""
+    return list(session.scalars(
+        select(Attempt).where(Attempt.user_id == citizen.id, Attempt.contest_id == contest.id)
+        .options(selectinload(Attempt.items).selectinload(AttemptQuestion.question))
+        .order_by(Attempt.started_at.desc())
+    ))
+
+
+def page_count(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))

@@ -1,0 +1,37 @@
+"""Citizen forms: they check the shape of what was typed; quiz.accounts enforces the rules."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, TelField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+
+from quiz.accounts import GROUPS, MIN_PASSWORD, PHONE
+
+PHONE_MESSAGE = "请输入 11 位中国大陆手机号码。"
+
+
+class RegisterForm(FlaskForm):
+    phone = TelField("手机号码", validators=[DataRequired(PHONE_MESSAGE), Regexp(PHONE.pattern, message=PHONE_MESSAGE)],
+                     render_kw={"autocomplete": "tel", "inputmode": "numeric", "maxlength": 11})
+    name = StringField("姓名", validators=[DataRequired("请填写姓名。"), Length(max=20, message="姓名最多 20 个字符。")],
+                       render_kw={"autocomplete": "name", "maxlength": 20})
+    district = SelectField("所在区县", validators=[InputRequired("请选择所在区县。")], validate_choice=True)
+    group = SelectField("人群（选填）", choices=[SelectChoice("", "不填写")] + [SelectChoice(g) for g in GROUPS], validators=[Optional()])
+    unit = StringField("工作单位或学校（选填）", validators=[Optional(), Length(max=100, message="最多 100 个字符。")],
+                       render_kw={"autocomplete": "organization", "maxlength": 100})
+    password = PasswordField("密码", validators=[
+        DataRequired("请设置密码。"), Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 个字符。")],
+        render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD})
+    consent = BooleanField("我已阅读并同意上述个人信息说明", validators=[DataRequired("请阅读并勾选同意个人信息说明。")])
+
+    def set_districts(self, districts: list[dict]) -> None:
+        self.district.choices = [SelectChoice("", "请选择")] + [SelectChoice(d["code"], d["name"]) for d in districts]
+
+
+class LoginForm(FlaskForm):
+    phone = TelField("手机号码", validators=[DataRequired(PHONE_MESSAGE)],
+                     render_kw={"autocomplete": "username", "inputmode": "numeric", "maxlength": 11})
+    password = PasswordField("密码", validators=[DataRequired("请输入密码。")], render_kw={"autocomplete": "current-password"})
+    remember = BooleanField("在这台设备上记住我")
+
+
+class ActionForm(FlaskForm):
+    """A form with only the CSRF token: start, hand in, log out."""
