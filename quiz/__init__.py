@@ -19,7 +19,7 @@ def create_app(config=None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from quiz import auth
-    from quiz.extensions import csrf, db, limiter, login_manager, migrate
+    from quiz.extensions import close_session_safely, csrf, db, limiter, login_manager, migrate
     from quiz.redis_connection import RedisConnection
 
     connection = RedisConnection(app.config["REDIS_URL"], app.instance_path)
@@ -29,6 +29,7 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     db.init_app(app)
+    app.teardown_appcontext(close_session_safely)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from quiz.models import ROLE_CITIZEN, ROLE_CITY, ROLE_DISTRICT, ApiToken, User
@@ -122,7 +123,10 @@ def issue_token(session, user: User, now: datetime, ttl_s: int) -> tuple[str, da
 
 
 def user_for_token(session, token: str, now: datetime) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    # One joined query: every API request pays for this lookup.
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token)).options(joinedload(ApiToken.user))
+    )
     if row is None or row.expires_at <= now:
         return None
     return row.user

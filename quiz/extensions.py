@@ -41,3 +41,19 @@ def listen_sqlite_pragmas():
 
     if not event.contains(Engine, "connect", _sqlite_pragmas):
         event.listen(Engine, "connect", _sqlite_pragmas)
+
+
+def close_session_safely(_exc=None) -> None:
+    """End the request's session without letting a dead connection fail the response.
+
+    Registered after Flask-SQLAlchemy, so it runs before its teardown: when the
+    database restarted mid-request the ROLLBACK inside close() raises, and we
+    discard the connection instead (the pool's pre-ping replaces it).
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        db.session.remove()
+    except DBAPIError:
+        db.session.registry().invalidate()
+        db.session.registry.clear()

@@ -12,7 +12,8 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 | quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
 | quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
 | quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap           | none  |
-| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts              | LEADERBOARD_CACHE_MS |
+| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts              | 10 x LEADERBOARD_CACHE_MS |
+| quiz:{slug}:cache-lock:<name>         | string | "someone refreshed this copy recently"           | LEADERBOARD_CACHE_MS |
 | quiz:{slug}:lock:rebuild              | string | rebuild in progress (token)                      | 600 s |
 | quiz:{slug}:events                    | pubsub | "result"/"rebuild" messages for the displays     | -     |
 
@@ -215,20 +216,29 @@ def top(contest: Contest, district: str | None = None, limit: int = 20, offset: 
 
 
 def cached_json(contest: Contest, name: str, build) -> bytes:
-    """build() serialized as JSON, cached for LEADERBOARD_CACHE_MS in Redis so every
-    app host serves one copy; raises Unavailable (build may raise it too)."""
+    """build() serialized as JSON and shared by every app host through Redis; raises
+    Unavailable (build may raise it too).
+
+    One request per LEADERBOARD_CACHE_MS (whoever wins a SET NX) rebuilds the copy;
+    every other request serves the stored one, so a copy is at most about that old
+    and an expiring cache never sends every worker to rebuild at once.
+    """
     client = redis_client()
     cache = _key(contest.slug, "cache", name)
+    fresh_ms = current_app.config["LEADERBOARD_CACHE_MS"]
     try:
-        cached = client.get(cache)
+        pipe = client.pipeline(transaction=False)
+        pipe.get(cache)
+        pipe.set(_key(contest.slug, "cache-lock", name), b"1", nx=True, px=fresh_ms)
+        cached, refresh = pipe.execute()
     except redis.RedisError as exc:
         _note_failure(exc)
         raise Unavailable() from exc
-    if cached is not None:
+    if cached is not None and not refresh:
         return cached
     body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
     try:
-        client.set(cache, body, px=current_app.config["LEADERBOARD_CACHE_MS"])
+        client.set(cache, body, px=max(10 * fresh_ms, 5000))
     except redis.RedisError as exc:
         _note_failure(exc)
     return body

@@ -2,7 +2,10 @@
 import logging
 
 from flask import jsonify, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from quiz.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,16 @@ def init_app(app) -> None:
     def unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return http_error(exc)
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            # The database went away (restart, failover): nothing was committed; try again shortly.
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            try:
+                db.session.rollback()
+            except Exception:  # the connection may be gone too; the pool replaces it
+                log.debug("rollback after database error failed", exc_info=True)
+            if wants_json():
+                return json_error(503, "unavailable", MESSAGES[503])
+            return render_template("errors/error.html", status=503, message=MESSAGES[503]), 503
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return json_error(500, "internal", MESSAGES[500])

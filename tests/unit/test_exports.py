@@ -16,6 +16,15 @@ from quiz.models import AuditEntry, Question
 FORMULA_NAMES = ['=HYPERLINK("e.cn")', "+8613900000000", "-1+2", "@SUM(A1)"]
 
 
+def xlsx_rows(source) -> list[tuple]:
+    """All rows of the first sheet; read-only workbooks keep their file open until closed."""
+    book = load_workbook(source, read_only=True)
+    try:
+        return list(book.active.iter_rows(values_only=True))
+    finally:
+        book.close()
+
+
 @pytest.fixture
 def results(contest, citizens):
     """Six finished attempts: four citizens with formula-like names (wujin) and two plain ones (liyang)."""
@@ -65,8 +74,7 @@ def test_xlsx_results_read_back_with_openpyxl(results, tmp_path):
     contest, people = results
     path = tmp_path / "results.xlsx"
     path.write_bytes(b"".join(exports.xlsx_chunks(exports.result_rows(db.session, contest, district="wujin"))))
-    sheet = load_workbook(path, read_only=True).active
-    rows = list(sheet.iter_rows(values_only=True))
+    rows = xlsx_rows(path)
     assert rows[0] == exports.RESULT_HEADER
     assert len(rows) == 1 + 4  # wujin only
     assert [row[1] for row in rows[1:]] == ["'" + name for name in FORMULA_NAMES]
@@ -98,8 +106,7 @@ def test_cli_exports_full_phones_and_is_audited(results, runner, tmp_path):
     xlsx = tmp_path / "districts.xlsx"
     outcome = runner.invoke(args=["export", "districts", "--format", "xlsx", "--out", str(xlsx), "--contest", contest.slug])
     assert outcome.exit_code == 0, outcome.output
-    sheet = load_workbook(xlsx, read_only=True).active
-    assert len(list(sheet.iter_rows(values_only=True))) == 1 + len(contest.districts)
+    assert len(xlsx_rows(xlsx)) == 1 + len(contest.districts)
 
     actions = db.session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "export")).all()
     assert len(actions) == 2 and actions[0].startswith("results csv cz-2021-3rd")
