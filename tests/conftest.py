@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -59,10 +60,24 @@ def _migrated(service_urls):
     return True
 
 
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    The app fixture keeps one context pushed for the test's own database work;
+    without this, `g` (the bearer token's user, Flask-Login's user, the CSRF
+    token) would carry over from one request to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(service_urls, _migrated):
     database_url, redis_url, workdir = service_urls
     app = create_app(TestConfig(str(workdir / "instance"), database_url, redis_url))
+    app.test_client_class = FreshContextClient
     with app.app_context():
         yield app
         db.session.remove()
@@ -177,6 +192,42 @@ class ApiClient:
 @pytest.fixture
 def api(client):
     return ApiClient(client)
+
+
+@pytest.fixture
+def new_api(app):
+    """new_api() -> another logged-out API client (another phone)."""
+    return lambda: ApiClient(app.test_client())
+
+
+def finish_attempt(citizen, contest, right: int, seconds: int, now=None):
+    """A submitted attempt with `right` correct answers, taking `seconds` (default: ending now)."""
+    from quiz.clock import utcnow
+    from quiz.contest import attempts
+
+    # Never before the window opened (today 00:00 Shanghai), whatever the hour the tests run.
+    now = now or max(utcnow() - timedelta(seconds=seconds + 5), contest.starts_at + timedelta(seconds=1))
+    attempt, _ = attempts.start_attempt(db.session, citizen, contest, now)
+    answers = {}
+    for n, item in enumerate(attempt.items):
+        answer = attempts.to_display(item, item.question.answer)
+        if n >= right:
+            answer = (["true"] if answer == ["false"] else ["false"]) if item.question.type == "judge" \
+                else [key for key in "ABCD" if key not in answer][:1]
+        answers[item.question.qid] = answer
+    attempts.save_answers(db.session, citizen, attempt.id, answers, now + timedelta(seconds=1))
+    return attempts.submit_attempt(db.session, citizen, attempt.id, now + timedelta(seconds=seconds))
+
+
+def xlsx_rows(source) -> list[tuple]:
+    """All rows of the first sheet; read-only workbooks keep their file open until closed."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(source, read_only=True)
+    try:
+        return list(book.active.iter_rows(values_only=True))
+    finally:
+        book.close()
 
 
 def redis_server_for(url: str):

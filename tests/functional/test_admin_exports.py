@@ -5,22 +5,12 @@ from datetime import timedelta
 
 import pytest
 from admin_console import finished_attempt, make_organizer, page_token, sign_in
-from conftest import DURING
-from openpyxl import load_workbook
+from conftest import DURING, xlsx_rows
 from sqlalchemy import select
 
 from quiz import exports
 from quiz.extensions import db
 from quiz.models import AuditEntry, Question
-
-
-def xlsx_rows(source) -> list[tuple]:
-    """All rows of the first sheet; read-only workbooks keep their file open until closed."""
-    book = load_workbook(source, read_only=True)
-    try:
-        return list(book.active.iter_rows(values_only=True))
-    finally:
-        book.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from conftest import ApiClient
-from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from quiz import leaderboard
@@ -12,21 +11,6 @@ from quiz.clock import utcnow
 from quiz.contest import attempts as attempt_rules
 from quiz.extensions import db
 from quiz.models import ATTEMPT_ACTIVE, Attempt, Contest
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production (`g` caches the bearer token's user)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def new_api(app):
-    """new_api() -> a logged-out API client of its own."""
-    app.test_client_class = FreshContextClient
-    return lambda: ApiClient(app.test_client())
 
 
 def error_of(response, status):

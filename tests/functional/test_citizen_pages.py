@@ -5,7 +5,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from quiz import leaderboard
@@ -19,21 +18,10 @@ VALUE = re.compile(r'value="([^"]*)"')
 OPTION_INPUT = re.compile(r'<input type="(radio|checkbox)" name="q-([^"]+)" value="([^"]+)"( checked)?>')
 
 
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production: the app fixture keeps one
-    context pushed, and without this `g` (the logged-in user, the CSRF token) would
-    carry over from one request to the next."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
 class Browser:
     """A citizen's phone without JavaScript: keeps cookies and the last page's CSRF token."""
 
     def __init__(self, app):
-        app.test_client_class = FreshContextClient
         self.client = app.test_client()
         self.token = None
         self.html = ""

