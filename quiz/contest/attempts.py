@@ -242,22 +242,28 @@ def save_answers(session, user: User, attempt_id, answers: dict, now: datetime) 
     """
     attempt_id = _attempt_id(attempt_id)
     try:
-        head = session.execute(
-            select(Attempt.user_id, Attempt.status, Attempt.deadline).where(Attempt.id == attempt_id).with_for_update()
-        ).first()
+        # One round trip: the attempt row (locked) and the asked-for items of its paper.
+        items = (
+            select(AttemptQuestion.attempt_id, AttemptQuestion.id, AttemptQuestion.option_order, Question.type, Question.qid)
+            .join(Question, Question.id == AttemptQuestion.question_id)
+            .where(AttemptQuestion.attempt_id == attempt_id, Question.qid.in_([str(q) for q in answers]))
+            .subquery()
+        )
+        found = session.execute(
+            select(Attempt.user_id, Attempt.status, Attempt.deadline, items.c.id, items.c.option_order,
+                   items.c.type, items.c.qid)
+            .outerjoin(items, items.c.attempt_id == Attempt.id)
+            .where(Attempt.id == attempt_id)
+            .with_for_update(of=Attempt)
+        ).all()
+        head = found[0] if found else None
         if head is None or head.user_id != user.id:
             raise AttemptNotFound("没有这次答题记录。")
         if head.status != ATTEMPT_ACTIVE:
             raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
         if head.deadline is not None and now > head.deadline + GRACE:
             raise DeadlinePassed("答题时间已到，答案未保存。")
-        rows = {
-            row.qid: row for row in session.execute(
-                select(AttemptQuestion.id, AttemptQuestion.option_order, Question.type, Question.qid)
-                .join(Question, Question.id == AttemptQuestion.question_id)
-                .where(AttemptQuestion.attempt_id == attempt_id, Question.qid.in_([str(q) for q in answers]))
-            )
-        }
+        rows = {row.qid: row for row in found if row.id is not None}
         values = []
         for qid, display_choices in answers.items():
             row = rows.get(qid)
@@ -286,8 +292,11 @@ def grade(item: AttemptQuestion) -> bool:
 
 def submit_attempt(session, user: User, attempt_id, now: datetime, auto: bool = False) -> Attempt:
     """Grade and finish the attempt in one transaction; repeating it returns the same result."""
-    attempt = get_attempt(session, user, attempt_id)
+    attempt = session.get(Attempt, _attempt_id(attempt_id))  # items are loaded once, in _finish
+    if attempt is None or attempt.user_id != user.id:
+        raise AttemptNotFound("没有这次答题记录。")
     if attempt.finished:
+        attempt = _load_whole(session, attempt.id)
         _tell_leaderboard(session, attempt)  # idempotent: repairs a board missed by a crash
         return attempt
     return _finish(session, attempt, now, auto=auto)
