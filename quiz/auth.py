@@ -79,35 +79,29 @@ def _second_factor_redirect():
     return redirect(url_for("security.login_totp", next=request.full_path if request.method == "GET" else None))
 
 
-def organizer_required(view):
-    """Console pages: anonymous -> login page (302), citizens -> 403, organizers without 2FA -> /login/totp."""
-    @wraps(view)
-    def guarded(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if current_user.role not in (ROLE_CITY, ROLE_DISTRICT):
-            abort(403)
-        if totp_required_for(current_user) and not totp_passed(current_user):
-            return _second_factor_redirect()
-        return view(*args, **kwargs)
+def _role_guard(roles: tuple[str, ...], access: str):
+    """A decorator: anonymous -> login page (302), other roles -> 403, then the second factor."""
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            if totp_required_for(current_user) and not totp_passed(current_user):
+                return _second_factor_redirect()
+            return view(*args, **kwargs)
 
-    guarded.access = "organizer"
-    return guarded
+        guarded.access = access
+        return guarded
+
+    return decorate
 
 
-def city_organizer_required(view):
-    @wraps(view)
-    def guarded(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if current_user.role != ROLE_CITY:
-            abort(403)
-        if totp_required_for(current_user) and not totp_passed(current_user):
-            return _second_factor_redirect()
-        return view(*args, **kwargs)
-
-    guarded.access = "city"
-    return guarded
+# Console pages for city and district organizers.
+organizer_required = _role_guard((ROLE_CITY, ROLE_DISTRICT), "organizer")
+# City organizers only: contests, bank uploads, retiring questions, the audit log.
+city_organizer_required = _role_guard((ROLE_CITY,), "city")
 
 
 def citizen_login_required(view):
