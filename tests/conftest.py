@@ -89,6 +89,27 @@ def app(service_urls, _migrated):
         db.engine.dispose()
 
 
+@pytest.fixture
+def app_with(service_urls, app):
+    """app_with(SETTING=value, ...) -> another app on the same database and Redis with
+    some settings changed (rate limits on, 2FA required, ...); disposed after the test."""
+    database_url, redis_url, workdir = service_urls
+    built = []
+
+    def make(**settings):
+        config = TestConfig(str(workdir / "instance"), database_url, redis_url)
+        for name, value in settings.items():
+            setattr(config, name, value)
+        built.append(create_app(config))
+        built[-1].test_client_class = FreshContextClient
+        return built[-1]
+
+    yield make
+    for other in built:
+        with other.app_context():
+            db.engine.dispose()
+
+
 def _empty_database():
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:

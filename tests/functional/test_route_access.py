@@ -4,8 +4,6 @@ from conftest import DURING
 from flask import g, url_for
 from werkzeug.routing import IntegerConverter
 
-from quiz import config as quiz_config
-from quiz import create_app
 from quiz.accounts import create_organizer
 from quiz.extensions import db
 from quiz.web.security import ACCESS_MARKS
@@ -19,26 +17,17 @@ def test_every_view_carries_an_access_mark(app):
     assert unmarked == [], f"views without @public/@citizen_login_required/@organizer_required/...: {unmarked}"
 
 
-def test_an_unmarked_view_is_denied(service_urls, app):
-    database_url, redis_url, workdir = service_urls
-    careless = create_app(quiz_config.TestConfig(str(workdir / "instance"), database_url, redis_url))
+def test_an_unmarked_view_is_denied(app_with):
+    careless = app_with()
     careless.add_url_rule("/forgotten", "forgotten", lambda: "secret")
     response = careless.test_client().get("/forgotten")
     assert response.status_code == 403 and "secret" not in response.get_data(as_text=True)
-    with careless.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture
-def walk_app(app, service_urls):
+def walk_app(app_with):
     """CSRF off so that POST routes reach their guards (CSRF has its own tests)."""
-    database_url, redis_url, workdir = service_urls
-    config = quiz_config.TestConfig(str(workdir / "instance"), database_url, redis_url)
-    config.WTF_CSRF_ENABLED = False
-    built = create_app(config)
-    yield built
-    with built.app_context():
-        db.engine.dispose()
+    return app_with(WTF_CSRF_ENABLED=False)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import pytest
 from conftest import DURING
 from test_security_sessions import login
 
-from quiz import config as quiz_config
-from quiz import create_app
 from quiz.accounts import create_organizer
 from quiz.extensions import db
 
@@ -36,14 +34,8 @@ def test_templates_need_no_inline_script_or_style():
 
 
 @pytest.fixture
-def framed_app(app, service_urls):
-    database_url, redis_url, workdir = service_urls
-    config = quiz_config.TestConfig(str(workdir / "instance"), database_url, redis_url)
-    config.DISPLAY_FRAME_ANCESTORS = "https://screens.example.cn"
-    built = create_app(config)
-    yield built
-    with built.app_context():
-        db.engine.dispose()
+def framed_app(app_with):
+    return app_with(DISPLAY_FRAME_ANCESTORS="https://screens.example.cn")
 
 
 def test_only_display_pages_may_be_framed_by_the_configured_origins(framed_app, open_contest):

@@ -7,8 +7,7 @@ import pytest
 from conftest import DURING
 from test_security_sessions import csrf_token, login
 
-from quiz import config as quiz_config
-from quiz import create_app, totp
+from quiz import totp
 from quiz.accounts import create_organizer
 from quiz.extensions import db
 
@@ -31,14 +30,8 @@ def test_verify_allows_one_step_of_clock_drift_only():
 
 
 @pytest.fixture
-def totp_app(app, service_urls):
-    database_url, redis_url, workdir = service_urls
-    config = quiz_config.TestConfig(str(workdir / "instance"), database_url, redis_url)
-    config.ADMIN_REQUIRE_TOTP = True
-    built = create_app(config)
-    yield built
-    with built.app_context():
-        db.engine.dispose()
+def totp_app(app_with):
+    return app_with(ADMIN_REQUIRE_TOTP=True)
 
 
 @pytest.fixture
