@@ -256,6 +256,26 @@ class Bench:
                 time.sleep(0.2)
         raise SystemExit(f"gunicorn did not start; see {self.workdir / 'gunicorn.log'}")
 
+    @staticmethod
+    def cpu_by_program() -> dict[str, float]:
+        """CPU seconds used so far by the app (gunicorn), PostgreSQL and Redis processes."""
+        import psutil
+
+        totals = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            try:
+                name = proc.info["name"] or ""
+                line = " ".join(proc.info["cmdline"] or [])
+                key = ("app" if "gunicorn" in line or name.startswith("quiz") else
+                       "postgres" if name.startswith("postgres") else
+                       "redis" if name.startswith("redis") else None)
+                if key:
+                    times = proc.cpu_times()
+                    totals[key] += times.user + times.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return totals
+
     def wrk(self, mode: str, path: str = "", data: list[str] | None = None) -> dict:
         script = self.workdir / "bench.lua"
         script.write_text(WRK_LUA)
@@ -264,14 +284,18 @@ class Bench:
             data_file = self.workdir / f"{mode}.txt"
             data_file.write_text("\n".join(data) + "\n")
             env["BENCH_DATA"] = str(data_file)
+        before = self.cpu_by_program()
         done = subprocess.run([self.wrk_bin, "-t", str(self.args.threads), "-c", str(self.args.connections),
                                "-d", f"{self.args.duration}s", "--timeout", "5s", "-s", str(script),
                                f"http://127.0.0.1:{self.args.port}"], env=env, capture_output=True, text=True, check=True)
         line = next(ln for ln in done.stdout.splitlines() if ln.startswith("BENCH "))
         raw = json.loads(line[len("BENCH "):])
+        after = self.cpu_by_program()
         errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
+        cpu_ms = {k: 1000 * (after[k] - before[k]) / max(1, raw["requests"]) for k in after}
         return {"rps": raw["requests"] / (raw["duration_us"] / 1e6), "p50": raw["p50_us"] / 1000,
-                "p99": raw["p99_us"] / 1000, "errors": errors, "requests": raw["requests"], "raw": raw}
+                "p99": raw["p99_us"] / 1000, "errors": errors, "requests": raw["requests"], "raw": raw,
+                "cpu_ms": cpu_ms}
 
     def run_config(self, worker_class: str, workers: int, threads: int) -> dict:
         label = "gunicorn.conf.py" if self.args.configured else f"{worker_class} workers={workers} threads={threads}"
@@ -285,14 +309,18 @@ class Bench:
         process = self.start_gunicorn(worker_class, workers, threads)
         results = {}
         try:
+            wanted = self.args.endpoints.split(",")
             results["healthz"] = self.wrk("get", "/healthz")
-            results["save"] = self.wrk("save", data=save_lines)
-            before = self.count_submitted()
-            results["submit"] = self.wrk("submit", data=submit_lines)
-            fresh = self.count_submitted() - before
-            results["submit"]["fresh"] = fresh
-            results["top100"] = self.wrk("get", "/api/v1/leaderboard?limit=100")
-            results["display"] = self.wrk("get", "/display/data")
+            if "save" in wanted:
+                results["save"] = self.wrk("save", data=save_lines)
+            if "submit" in wanted:
+                before = self.count_submitted()
+                results["submit"] = self.wrk("submit", data=submit_lines)
+                results["submit"]["fresh"] = self.count_submitted() - before
+            if "top100" in wanted:
+                results["top100"] = self.wrk("get", "/api/v1/leaderboard?limit=100")
+            if "display" in wanted:
+                results["display"] = self.wrk("get", "/display/data")
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
@@ -311,8 +339,12 @@ class Bench:
                 ok = ratio >= target and r["p99"] <= P99_TARGET_MS and r["errors"] == 0
                 verdict = f">= {target}x, p99 <= {P99_TARGET_MS} ms: {'met' if ok else 'MISSED'}"
             log(f"{name:<10} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['errors']:>7} {ratio:>10.2f}  {verdict}")
-        sub = results["submit"]
-        if sub["fresh"] < sub["requests"]:
+        log(f"\nCPU ms per request   {'app':>6} {'postgres':>9} {'redis':>6}   (app = the gunicorn workers)")
+        for name, r in results.items():
+            c = r["cpu_ms"]
+            log(f"{name:<20} {c['app']:>6.2f} {c['postgres']:>9.2f} {c['redis']:>6.2f}")
+        sub = results.get("submit")
+        if sub and sub["fresh"] < sub["requests"]:
             log(f"note: only {sub['fresh']} of {sub['requests']} submits found a fresh attempt; raise --submits")
         log("")
 
@@ -325,6 +357,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--save-citizens", type=int, default=2000, help="active attempts whose answers are saved")
     parser.add_argument("--submits", type=int, default=12000, help="fresh attempts prepared for the submit run")
+    parser.add_argument("--endpoints", default="save,submit,top100,display",
+                        help="which runs besides /healthz (comma-separated)")
     parser.add_argument("--sweep", default="", help="worker_class:workers:threads,... instead of gunicorn.conf.py")
     args = parser.parse_args()
     bench = Bench(args)

@@ -7,7 +7,7 @@ from flask_login import current_user, user_logged_in, user_logged_out
 from sqlalchemy import select
 
 from quiz import totp
-from quiz.accounts import PHONE, authenticate, revoke_sessions, user_for_token
+from quiz.accounts import PHONE, TokenHolder, authenticate, revoke_sessions, token_holder
 from quiz.clock import utcnow
 from quiz.extensions import db, listen_sqlite_pragmas, login_manager
 from quiz.models import ROLE_CITY, ROLE_DISTRICT, User
@@ -53,12 +53,21 @@ def load_user(user_key: str) -> User | None:
     return user
 
 
-def api_user() -> User | None:
-    """The user of a bearer token; the API never looks at cookies."""
-    if "api_user" not in g:
+def api_token_holder() -> TokenHolder | None:
+    """Who the bearer token belongs to (id, name, district, role); the API never looks at cookies."""
+    if "api_holder" not in g:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        g.api_user = user_for_token(db.session, token.strip(), utcnow()) if scheme.lower() == "bearer" and token.strip() else None
+        token = token.strip()
+        g.api_holder = token_holder(db.session, token, utcnow()) if scheme.lower() == "bearer" and token else None
+    return g.api_holder
+
+
+def api_user() -> User | None:
+    """The token's User, for views that need more than api_token_holder() gives."""
+    if "api_user" not in g:
+        holder = api_token_holder()
+        g.api_user = db.session.get(User, holder.id) if holder is not None else None
     return g.api_user
 
 

@@ -90,7 +90,7 @@ def _name_value(name: str, district: str | None) -> str:
 # -2 board not built (the caller rebuilds from SQL, which includes this attempt).
 _RECORD = """
 -- KEYS: city, district board, names, agg, recorded, meta
--- ARGV: member, encoded, score, name value, district, attempt id, now ms
+-- ARGV: member, encoded, score, name value, district, attempt id, now ms, events channel
 if redis.call('HEXISTS', KEYS[6], 'built_at') == 0 then return -2 end
 if redis.call('SADD', KEYS[5], ARGV[6]) == 0 then return -1 end
 local d = ARGV[5]
@@ -107,6 +107,7 @@ if not old then
   redis.call('HINCRBY', KEYS[4], 'all:participants', 1)
   redis.call('HINCRBY', KEYS[4], d .. ':best_sum', ARGV[3])
   redis.call('HINCRBY', KEYS[4], 'all:best_sum', ARGV[3])
+  redis.call('PUBLISH', ARGV[8], 'result')
   return 1
 end
 old = tonumber(old)
@@ -116,8 +117,10 @@ if new > old then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
   redis.call('HINCRBY', KEYS[4], d .. ':best_sum', delta)
   redis.call('HINCRBY', KEYS[4], 'all:best_sum', delta)
+  redis.call('PUBLISH', ARGV[8], 'result')
   return 2
 end
+redis.call('PUBLISH', ARGV[8], 'result')
 return 0
 """
 
@@ -158,17 +161,17 @@ def record_attempt(contest: Contest, attempt: Attempt, user: User, client=None, 
     client = client or redis_client()
     district = user.district or NO_DISTRICT
     try:
-        outcome = client.eval(
-            _RECORD, 6, *_record_keys(contest.slug, district),
-            user.id, encode_attempt(contest, attempt), attempt.score,
-            _name_value(user.name, user.district), district, attempt.id, int(time.time() * 1000),
+        # EVALSHA (loaded once per server); the script also tells the displays (PUBLISH).
+        outcome = client.register_script(_RECORD)(
+            keys=_record_keys(contest.slug, district),
+            args=[user.id, encode_attempt(contest, attempt), attempt.score, _name_value(user.name, user.district),
+                  district, attempt.id, int(time.time() * 1000), _key(contest.slug, "events")],
+            client=client,
         )
         if outcome == -2:
             if not rebuild_if_missing:
                 return False
             return rebuild(session or db.session, contest, client, wait=False) is not None
-        if outcome != -1:
-            client.publish(_key(contest.slug, "events"), "result")
     except redis.RedisError as exc:
         _note_failure(exc)
         return False

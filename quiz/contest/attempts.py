@@ -5,13 +5,14 @@ rules are tested with a clock instead of sleeping. SQL is committed first;
 the leaderboard is told afterwards, in `_tell_leaderboard` only.
 """
 import random
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from quiz import leaderboard
+from quiz import hot_sql, leaderboard
 from quiz.bank.importer import latest_bank
 from quiz.clock import local_day
 from quiz.contest.definition import question_points, row_matches
@@ -27,8 +28,6 @@ from quiz.contest.errors import (
 from quiz.contest.rules import OPEN, UPCOMING, phase
 from quiz.models import (
     ATTEMPT_ACTIVE,
-    ATTEMPT_EXPIRED,
-    ATTEMPT_SUBMITTED,
     Attempt,
     AttemptQuestion,
     Contest,
@@ -228,34 +227,23 @@ def _load_whole(session, attempt_id: int) -> Attempt | None:
     )
 
 
-def save_answer(session, user: User, attempt_id, qid: str, display_choices, now: datetime) -> None:
+def save_answer(session, user, attempt_id, qid: str, display_choices, now: datetime) -> None:
     """Save one answer (last save wins) until the deadline plus the grace."""
     save_answers(session, user, attempt_id, {qid: display_choices}, now)
 
 
-def save_answers(session, user: User, attempt_id, answers: dict, now: datetime) -> int:
+def save_answers(session, user, attempt_id, answers: dict, now: datetime) -> int:
     """Save several answers {qid: display choices} in one transaction, all or none.
 
-    Accepted until the deadline plus GRACE while the attempt is active. The attempt row
-    is locked first (PostgreSQL; SQLite serialises writers anyway) so a concurrent
-    submit grades either before this save (which is then refused) or after it.
+    `user` is a User or an accounts.TokenHolder (only its id is read). Accepted until
+    the deadline plus GRACE while the attempt is active. The attempt row is locked first
+    (PostgreSQL; SQLite serialises writers anyway) so a concurrent submit grades either
+    before this save (which is then refused) or after it.
     """
     attempt_id = _attempt_id(attempt_id)
     try:
-        # One round trip: the attempt row (locked) and the asked-for items of its paper.
-        items = (
-            select(AttemptQuestion.attempt_id, AttemptQuestion.id, AttemptQuestion.option_order, Question.type, Question.qid)
-            .join(Question, Question.id == AttemptQuestion.question_id)
-            .where(AttemptQuestion.attempt_id == attempt_id, Question.qid.in_([str(q) for q in answers]))
-            .subquery()
-        )
-        found = session.execute(
-            select(Attempt.user_id, Attempt.status, Attempt.deadline, items.c.id, items.c.option_order,
-                   items.c.type, items.c.qid)
-            .outerjoin(items, items.c.attempt_id == Attempt.id)
-            .where(Attempt.id == attempt_id)
-            .with_for_update(of=Attempt)
-        ).all()
+        found = hot_sql.run(session, hot_sql.SAVE_LOOKUP,
+                            {"attempt_id": attempt_id, "qids": [str(q) for q in answers]}).all()
         head = found[0] if found else None
         if head is None or head.user_id != user.id:
             raise AttemptNotFound("没有这次答题记录。")
@@ -263,19 +251,16 @@ def save_answers(session, user: User, attempt_id, answers: dict, now: datetime) 
             raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
         if head.deadline is not None and now > head.deadline + GRACE:
             raise DeadlinePassed("答题时间已到，答案未保存。")
-        rows = {row.qid: row for row in found if row.id is not None}
+        rows = {row.qid: row for row in found if row.item_id is not None}
         values = []
         for qid, display_choices in answers.items():
             row = rows.get(qid)
             if row is None:
                 raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
-            values.append((row.id, to_bank_keys(row.type, row.option_order, display_choices)))
-        still_active = exists().where(and_(Attempt.id == attempt_id, Attempt.status == ATTEMPT_ACTIVE))
-        for item_id, choices in values:
-            session.execute(
-                update(AttemptQuestion).where(AttemptQuestion.id == item_id, still_active)
-                .values(choices=choices, saved_at=now)
-            )
+            values.append({"item_id": row.item_id, "attempt_id": attempt_id, "now": now,
+                           "choices": to_bank_keys(row.type, row.option_order, display_choices)})
+        if values:
+            hot_sql.run(session, hot_sql.SAVE_CHOICES, values)
         session.commit()
     except Exception:
         session.rollback()  # release the row lock before the error travels up
@@ -285,73 +270,135 @@ def save_answers(session, user: User, attempt_id, answers: dict, now: datetime) 
 
 # ---- grading and submitting ---------------------------------------------
 
-def grade(item: AttemptQuestion) -> bool:
+@dataclass
+class PaperQuestion:
+    qid: str
+    type: str
+    stem: str
+    options: list
+    answer: list
+    explanation: str
+
+
+@dataclass
+class PaperItem:
+    id: int
+    option_order: list
+    choices: list | None
+    correct: bool | None
+    points: int
+    question: PaperQuestion
+
+
+@dataclass
+class Graded:
+    """A finished attempt as its submit read it from SQL: what the result, the review and the
+    leaderboard need (the same attribute names as Attempt, without an ORM load)."""
+    id: int
+    user_id: int
+    contest_id: int
+    practice: bool
+    status: str
+    started_at: datetime
+    deadline: datetime | None
+    finished_at: datetime
+    auto_submitted: bool
+    question_count: int
+    score: int | None = None
+    max_score: int | None = None
+    correct_count: int | None = None
+    time_used_ms: int | None = None
+    items: list = field(default_factory=list)
+
+    finished = True
+
+
+def grade(item) -> bool:
     """Single and judge exact; multiple all-or-nothing."""
     return bool(item.choices) and sorted(item.choices) == sorted(item.question.answer)
 
 
-def submit_attempt(session, user: User, attempt_id, now: datetime, auto: bool = False) -> Attempt:
-    """Grade and finish the attempt in one transaction; repeating it returns the same result."""
-    attempt = session.get(Attempt, _attempt_id(attempt_id))  # items are loaded once, in _finish
-    if attempt is None or attempt.user_id != user.id:
-        raise AttemptNotFound("没有这次答题记录。")
-    if attempt.finished:
-        attempt = _load_whole(session, attempt.id)
-        _tell_leaderboard(session, attempt)  # idempotent: repairs a board missed by a crash
-        return attempt
-    return _finish(session, attempt, now, auto=auto)
+def _paper(session, attempt_id: int) -> list[PaperItem]:
+    return [
+        PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
+                  PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation))
+        for row in hot_sql.run(session, hot_sql.PAPER, {"attempt_id": attempt_id})
+    ]
 
 
-def _finish(session, attempt: Attempt, now: datetime, auto: bool) -> Attempt:
-    expired = attempt.deadline is not None and now > attempt.deadline + GRACE
-    end = min(now, attempt.deadline) if attempt.deadline is not None else now
-    # Claim the attempt first: only one of two concurrent submits changes the row, and the
-    # lock it takes makes a concurrent save land before the grading below or be refused.
-    won = session.execute(
-        update(Attempt).where(Attempt.id == attempt.id, Attempt.status == ATTEMPT_ACTIVE).values(
-            status=ATTEMPT_EXPIRED if expired or auto else ATTEMPT_SUBMITTED,
-            finished_at=end, auto_submitted=bool(expired or auto),
-            time_used_ms=max(0, int((end - attempt.started_at).total_seconds() * 1000)),
-        )
-    ).rowcount == 1
-    if not won:
+def submit_attempt(session, user, attempt_id, now: datetime, auto: bool = False,
+                   contest: Contest | None = None) -> Graded:
+    """Grade and finish the attempt in one transaction; repeating it returns the same result.
+
+    `user` is a User or an accounts.TokenHolder (id, name and district are read);
+    `contest` saves a look-up when the caller already has the attempt's contest.
+    """
+    return _finish(session, user, _attempt_id(attempt_id), now, auto, contest)
+
+
+def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: Contest | None = None) -> Graded:
+    try:
+        claimed = hot_sql.run(session, hot_sql.CLAIM, {
+            "attempt_id": attempt_id, "user_id": user.id, "auto": bool(auto), "now": now, "cutoff": now - GRACE,
+        }).first()
+        if claimed is None:  # not theirs, not found, or already finished (maybe by a concurrent submit)
+            session.rollback()
+            graded = _already_finished(session, user, attempt_id)
+            _tell_leaderboard(session, graded, user, contest)  # idempotent: repairs a board missed by a crash
+            return graded
+        graded = Graded(**claimed._asdict())
+        # Read after the claim: every save that got the row lock before it is in this snapshot.
+        graded.items = _paper(session, attempt_id)
+        for item in graded.items:
+            item.correct = grade(item)
+        graded.score = sum(item.points for item in graded.items if item.correct)
+        graded.max_score = sum(item.points for item in graded.items)
+        graded.correct_count = sum(1 for item in graded.items if item.correct)
+        graded.time_used_ms = max(0, int((graded.finished_at - graded.started_at).total_seconds() * 1000))
+        hot_sql.run(session, hot_sql.RECORD_SCORE, {
+            "attempt_id": attempt_id, "score": graded.score, "max_score": graded.max_score,
+            "correct_count": graded.correct_count, "time_used_ms": graded.time_used_ms,
+        })
+        if graded.items:
+            hot_sql.run(session, hot_sql.MARK_CORRECT, {
+                "attempt_id": attempt_id, "correct_ids": [item.id for item in graded.items if item.correct] or [0],
+            })
+        session.commit()
+    except Exception:
         session.rollback()
-        attempt = _load_whole(session, attempt.id)
-        _tell_leaderboard(session, attempt)
-        return attempt
-    items = session.scalars(
-        select(AttemptQuestion).where(AttemptQuestion.attempt_id == attempt.id)
-        .options(selectinload(AttemptQuestion.question)).execution_options(populate_existing=True)
-    ).all()
-    correct = {item.id: grade(item) for item in items}
-    if items:
-        session.execute(update(AttemptQuestion), [{"id": item.id, "correct": correct[item.id]} for item in items])
-    session.execute(update(Attempt).where(Attempt.id == attempt.id).values(
-        score=sum(item.points for item in items if correct[item.id]),
-        max_score=sum(item.points for item in items), correct_count=sum(correct.values()),
-    ))
-    session.commit()
-    attempt = _load_whole(session, attempt.id)
-    _tell_leaderboard(session, attempt)
-    return attempt
+        raise
+    _tell_leaderboard(session, graded, user, contest)
+    return graded
 
 
-def _tell_leaderboard(session, attempt: Attempt) -> None:
-    if attempt.practice or not attempt.finished:
+def _already_finished(session, user, attempt_id: int) -> Graded:
+    head = hot_sql.run(session, hot_sql.FINISHED_HEAD, {"attempt_id": attempt_id}).first()
+    if head is None or head.user_id != user.id or head.status == ATTEMPT_ACTIVE:
+        raise AttemptNotFound("没有这次答题记录。")
+    graded = Graded(**head._asdict())
+    graded.items = _paper(session, attempt_id)
+    session.commit()  # end the read transaction
+    return graded
+
+
+def _tell_leaderboard(session, graded: Graded, user, contest: Contest | None) -> None:
+    if graded.practice:
         return
-    if not leaderboard.record_attempt(attempt.contest, attempt, attempt.user):
+    if contest is None or contest.id != graded.contest_id:
+        contest = session.get(Contest, graded.contest_id)
+    if not leaderboard.record_attempt(contest, graded, user):
         # Redis is away: remember it in SQL so the catch-up adds it later.
-        session.execute(update(Attempt).where(Attempt.id == attempt.id).values(board_pending=True))
+        hot_sql.run(session, hot_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
         session.commit()
 
 
 def finalize_user_expired(session, user: User, now: datetime) -> int:
     expired = session.scalars(
-        select(Attempt).where(Attempt.user_id == user.id, Attempt.status == ATTEMPT_ACTIVE,
-                              Attempt.deadline.is_not(None), Attempt.deadline < now - GRACE)
+        select(Attempt.id).where(Attempt.user_id == user.id, Attempt.status == ATTEMPT_ACTIVE,
+                                 Attempt.deadline.is_not(None), Attempt.deadline < now - GRACE)
     ).all()
-    for attempt in expired:
-        _finish(session, attempt, now, auto=True)
+    for attempt_id in expired:
+        _finish(session, user, attempt_id, now, auto=True)
     return len(expired)
 
 
@@ -359,14 +406,16 @@ def finalize_expired(session, now: datetime, batch: int = 500) -> int:
     """Finish every attempt whose deadline (plus grace) passed without a submit."""
     done = 0
     while True:
-        attempts = session.scalars(
-            select(Attempt).where(Attempt.status == ATTEMPT_ACTIVE, Attempt.deadline.is_not(None),
-                                  Attempt.deadline < now - GRACE).limit(batch)
+        expired = session.execute(
+            select(Attempt.id, Attempt.user_id).where(
+                Attempt.status == ATTEMPT_ACTIVE, Attempt.deadline.is_not(None), Attempt.deadline < now - GRACE,
+            ).limit(batch)
         ).all()
-        if not attempts:
+        if not expired:
             return done
-        for attempt in attempts:
-            _finish(session, attempt, now, auto=True)
+        owners = {user.id: user for user in session.scalars(select(User).where(User.id.in_({r.user_id for r in expired})))}
+        for attempt_id, user_id in expired:
+            _finish(session, owners[user_id], attempt_id, now, auto=True)
             done += 1
 
 

@@ -16,7 +16,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from quiz import totp
-from quiz.auth import api_user, citizen_login_required, mark_totp_passed, public, totp_passed
+from quiz.auth import api_token_holder, citizen_login_required, mark_totp_passed, public, totp_passed
 from quiz.extensions import db, limiter, redis_client
 from quiz.models import ROLE_CITY, ROLE_DISTRICT
 
@@ -47,8 +47,10 @@ def login_phone() -> str:
 
 def citizen_key() -> str:
     """Per citizen: the bearer token's user on /api, the cookie session's elsewhere, else the IP."""
-    user = api_user() if request.path.startswith("/api/") else current_user
-    return f"user:{user.id}" if user is not None and user.is_authenticated else client_ip()
+    if request.path.startswith("/api/"):
+        holder = api_token_holder()
+        return f"user:{holder.id}" if holder is not None else client_ip()
+    return f"user:{current_user.id}" if current_user.is_authenticated else client_ip()
 
 
 def login_refused(response) -> bool:

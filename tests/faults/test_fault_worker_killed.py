@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_a_submit_cut_by_a_killed_worker_is_whole_or_absent_and_a_retry_gives_one_result(deploy, shared_redis_url):
     deployment = deploy(shared_redis_url)
     host = deployment.host(workers=3, threads=4)
-    players = deployment.players(40)
+    players = deployment.players(100)  # enough submits to still be running when the kills come; one board page
     rng = random.Random(20210522)
 
     in_flight = 0

@@ -74,6 +74,7 @@ def test_every_route_for_every_role(walk_app, role_clients):
         for role, client in role_clients.items():
             g.pop("csrf_token", None)  # flask.g outlives a request under the app fixture; not in production
             g.pop("api_user", None)
+            g.pop("api_holder", None)
             response = client.open(url, method=method, json={} if method != "GET" else None)
             status = response.status_code
             response.close()  # never read a display's event stream to the end
@@ -95,6 +96,7 @@ def test_api_organizer_route_denies_citizens(api, citizens):
     api.login(citizens.make().phone)
     response = api.post("/api/v1/admin/banks", data=b"title: x", content_type="application/x-yaml")
     assert response.status_code == 403
+    g.pop("api_holder", None)
     g.pop("api_user", None)  # the fixture's app context (and flask.g) outlives a request; production's does not
     anonymous = api.client.post("/api/v1/admin/banks", data=b"title: x", content_type="application/x-yaml")
     assert anonymous.status_code == 401

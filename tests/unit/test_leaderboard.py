@@ -218,7 +218,7 @@ def test_catch_up_records_attempts_flagged_pending(contest, citizens, redis, rng
     attempt = play(db.session, citizen, contest, DURING, rng)
     # A built board that missed the attempt, as when the write failed on a Redis blip.
     redis.delete(*(f"quiz:{{{contest.slug}}}:{name}" for name in ("city", "recorded", "agg", "d:wujin")))
-    attempt.board_pending = True
+    db.session.get(Attempt, attempt.id).board_pending = True
     db.session.commit()
     assert leaderboard.catch_up(db.session, contest, force=True) == "synced"
     assert leaderboard.standing(contest, citizen)["best"]["score"] == attempt.score
