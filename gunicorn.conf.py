@@ -19,7 +19,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", 8))
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in ("0", "false", "no")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 10
-keepalive = 5
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 proc_name = "quiz"
@@ -46,3 +46,4 @@ def on_exit(server):
         from quiz import embedded_redis
 
         embedded_redis.stop(_instance_path())
+

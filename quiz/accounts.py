@@ -135,7 +135,7 @@ class TokenHolder:
 
 def token_holder(session, token: str, now: datetime) -> TokenHolder | None:
     """The holder of an unexpired token, in one statement: every API request pays for it."""
-    row = hot_sql.run(session, hot_sql.TOKEN_IDENTITY, {"token_hash": _digest(token), "now": now}).first()
+    row = hot_sql.first(session, hot_sql.TOKEN_IDENTITY, {"token_hash": _digest(token), "now": now})
     return TokenHolder(*row) if row is not None else None
 
 

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -78,14 +78,10 @@ def active_attempt(session, user: User, contest: Contest, practice: bool = False
     )
 
 
-def attempt_counts(session, user: User, contest: Contest, now: datetime) -> tuple[int, int]:
+def attempt_counts(session, user, contest: Contest, now: datetime) -> tuple[int, int]:
     """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded."""
     today = local_day(now)
-    rows = session.execute(
-        select(Attempt.day, func.count()).where(
-            Attempt.user_id == user.id, Attempt.contest_id == contest.id, Attempt.practice.is_(False)
-        ).group_by(Attempt.day)
-    ).all()
+    rows = hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY, {"user_id": user.id, "contest_id": contest.id})
     return sum(n for day, n in rows if day == today), sum(n for _, n in rows)
 
 
@@ -243,7 +239,7 @@ def save_answers(session, user, attempt_id, answers: dict, now: datetime) -> int
     attempt_id = _attempt_id(attempt_id)
     try:
         found = hot_sql.run(session, hot_sql.SAVE_LOOKUP,
-                            {"attempt_id": attempt_id, "qids": [str(q) for q in answers]}).all()
+                            {"attempt_id": attempt_id, "qids": [str(q) for q in answers]})
         head = found[0] if found else None
         if head is None or head.user_id != user.id:
             raise AttemptNotFound("没有这次答题记录。")
@@ -261,7 +257,7 @@ def save_answers(session, user, attempt_id, answers: dict, now: datetime) -> int
                            "choices": to_bank_keys(row.type, row.option_order, display_choices)})
         if values:
             hot_sql.run(session, hot_sql.SAVE_CHOICES, values)
-        session.commit()
+        hot_sql.commit(session)
     except Exception:
         session.rollback()  # release the row lock before the error travels up
         raise
@@ -338,9 +334,9 @@ def submit_attempt(session, user, attempt_id, now: datetime, auto: bool = False,
 
 def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: Contest | None = None) -> Graded:
     try:
-        claimed = hot_sql.run(session, hot_sql.CLAIM, {
+        claimed = hot_sql.first(session, hot_sql.CLAIM, {
             "attempt_id": attempt_id, "user_id": user.id, "auto": bool(auto), "now": now, "cutoff": now - GRACE,
-        }).first()
+        })
         if claimed is None:  # not theirs, not found, or already finished (maybe by a concurrent submit)
             session.rollback()
             graded = _already_finished(session, user, attempt_id)
@@ -363,7 +359,7 @@ def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: 
             hot_sql.run(session, hot_sql.MARK_CORRECT, {
                 "attempt_id": attempt_id, "correct_ids": [item.id for item in graded.items if item.correct] or [0],
             })
-        session.commit()
+        hot_sql.commit(session)
     except Exception:
         session.rollback()
         raise
@@ -372,12 +368,12 @@ def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: 
 
 
 def _already_finished(session, user, attempt_id: int) -> Graded:
-    head = hot_sql.run(session, hot_sql.FINISHED_HEAD, {"attempt_id": attempt_id}).first()
+    head = hot_sql.first(session, hot_sql.FINISHED_HEAD, {"attempt_id": attempt_id})
     if head is None or head.user_id != user.id or head.status == ATTEMPT_ACTIVE:
         raise AttemptNotFound("没有这次答题记录。")
     graded = Graded(**head._asdict())
     graded.items = _paper(session, attempt_id)
-    session.commit()  # end the read transaction
+    hot_sql.commit(session)  # end the read transaction
     return graded
 
 
@@ -389,7 +385,7 @@ def _tell_leaderboard(session, graded: Graded, user, contest: Contest | None) ->
     if not leaderboard.record_attempt(contest, graded, user):
         # Redis is away: remember it in SQL so the catch-up adds it later.
         hot_sql.run(session, hot_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
-        session.commit()
+        hot_sql.commit(session)
 
 
 def finalize_user_expired(session, user: User, now: datetime) -> int:
