@@ -126,6 +126,9 @@ class Bench:
         self.env = {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
                     "QUIZ_INSTANCE_PATH": str(self.workdir / "instance"), "SECRET_KEY": "bench-secret",
                     "RATELIMIT_ENABLED": "0", "GUNICORN_BIND": f"127.0.0.1:{args.port}"}
+        if args.rate_limits:  # the limiter runs (Redis-backed) but never refuses the bench's citizens
+            self.env.update({"RATELIMIT_ENABLED": "1", "ANSWER_SAVE_LIMIT": "1000000 per minute",
+                             "ATTEMPT_START_LIMIT": "1000000 per minute"})
         self.app = None
         self.serial = 0
 
@@ -357,6 +360,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--save-citizens", type=int, default=2000, help="active attempts whose answers are saved")
     parser.add_argument("--submits", type=int, default=12000, help="fresh attempts prepared for the submit run")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="keep Flask-Limiter on (with limits the bench cannot reach) to measure its cost")
     parser.add_argument("--endpoints", default="save,submit,top100,display",
                         help="which runs besides /healthz (comma-separated)")
     parser.add_argument("--sweep", default="", help="worker_class:workers:threads,... instead of gunicorn.conf.py")
