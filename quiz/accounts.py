@@ -139,11 +139,6 @@ def token_holder(session, token: str, now: datetime) -> TokenHolder | None:
     return TokenHolder(*row) if row is not None else None
 
 
-def user_for_token(session, token: str, now: datetime) -> User | None:
-    holder = token_holder(session, token, now)
-    return session.get(User, holder.id) if holder is not None else None
-
-
 def revoke_sessions(session, user: User, api_tokens: bool = True) -> None:
     """Log out everywhere: old cookies and remember-me cookies stop working, and the API
     tokens too unless api_tokens is False (a web logout leaves the apps signed in)."""

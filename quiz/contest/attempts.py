@@ -377,12 +377,17 @@ def _already_finished(session, user, attempt_id: int) -> Graded:
     return graded
 
 
+def contest_of(session, graded: Graded, known: Contest | None = None) -> Contest:
+    """The attempt's contest: `known` when it is that one (e.g. the cached current contest)."""
+    if known is not None and known.id == graded.contest_id:
+        return known
+    return session.get(Contest, graded.contest_id)
+
+
 def _tell_leaderboard(session, graded: Graded, user, contest: Contest | None) -> None:
     if graded.practice:
         return
-    if contest is None or contest.id != graded.contest_id:
-        contest = session.get(Contest, graded.contest_id)
-    if not leaderboard.record_attempt(contest, graded, user):
+    if not leaderboard.record_attempt(contest_of(session, graded, contest), graded, user):
         # Redis is away: remember it in SQL so the catch-up adds it later.
         hot_sql.run(session, hot_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
         hot_sql.commit(session)

@@ -10,7 +10,7 @@ from quiz.contest import attempts as attempt_rules
 from quiz.contest.errors import ContestError, NoContest
 from quiz.contest.rules import current_contest
 from quiz.extensions import csrf, db
-from quiz.models import ROLE_CITY, Attempt, Contest
+from quiz.models import ROLE_CITY, Attempt
 from quiz.web import security
 from quiz.web.api import bp
 from quiz.web.api.openapi import spec
@@ -166,11 +166,7 @@ def submit(attempt_id):
     user = require_holder()
     contest = current_contest_cached(db.session)
     graded = attempt_rules.submit_attempt(db.session, user, attempt_id, utcnow(), contest=contest)
-    rank = None
-    if not graded.practice:
-        if contest is None or contest.id != graded.contest_id:
-            contest = db.session.get(Contest, graded.contest_id)
-        rank = leaderboard.rank_or_none(contest, user)
+    rank = None if graded.practice else leaderboard.rank_or_none(attempt_rules.contest_of(db.session, graded, contest), user)
     return jsonify({"result": attempt_rules.result_payload(graded, rank)})
 
 
