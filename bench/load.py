@@ -176,7 +176,7 @@ class Bench:
         paper rules from a few template papers, inserted in bulk. Returns (token, attempt id, items)."""
         from sqlalchemy import insert, select
 
-        from quiz.accounts import _digest, hash_password
+        from quiz.accounts import hash_password, token_digest
         from quiz.bank.importer import latest_bank
         from quiz.clock import local_day, utcnow
         from quiz.contest.attempts import draw_paper
@@ -206,7 +206,7 @@ class Bench:
                 user_ids = db.session.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), users).all()
                 tokens = [secrets.token_urlsafe(32) for _ in user_ids]
                 db.session.execute(insert(ApiToken), [
-                    {"user_id": uid, "token_hash": _digest(t), "expires_at": now + timedelta(days=1), "created_at": now}
+                    {"user_id": uid, "token_hash": token_digest(t), "expires_at": now + timedelta(days=1), "created_at": now}
                     for uid, t in zip(user_ids, tokens, strict=True)])
                 chosen = [rng.choice(papers) for _ in user_ids]
                 attempt_ids = db.session.scalars(insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), [

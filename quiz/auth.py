@@ -53,13 +53,18 @@ def load_user(user_key: str) -> User | None:
     return user
 
 
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, unchecked."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def api_token_holder() -> TokenHolder | None:
     """Who the bearer token belongs to (id, name, district, role); the API never looks at cookies."""
     if "api_holder" not in g:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        g.api_holder = token_holder(db.session, token, utcnow()) if scheme.lower() == "bearer" and token else None
+        token = bearer_token()
+        g.api_holder = token_holder(db.session, token, utcnow()) if token else None
     return g.api_holder
 
 

@@ -57,3 +57,11 @@ def close_session_safely(_exc=None) -> None:
     except DBAPIError:
         db.session.registry().invalidate()
         db.session.registry.clear()
+
+
+def dispose_engines() -> None:
+    """Close the current app's database connections: the session's pool and the direct one."""
+    from quiz import hot_sql
+
+    hot_sql.dispose_direct(current_app)
+    db.engine.dispose()

@@ -150,6 +150,18 @@ def _note_failure(exc: Exception) -> None:
     log.warning("leaderboard: redis unavailable: %s", exc)
 
 
+# The same, then the citizen's city and district ranks (0-based, -1 when absent): a submit
+# answers with them, and asking inside the script saves a round trip per submit.
+_RECORD_AND_RANK = (
+    "local function record()\n" + _RECORD + "\nend\n"
+    "local outcome = record()\n"
+    "if outcome == -2 then return {-2, -1, -1} end\n"
+    "local city = redis.call('ZREVRANK', KEYS[1], ARGV[1])\n"
+    "local district = redis.call('ZREVRANK', KEYS[2], ARGV[1])\n"
+    "return {outcome, city or -1, district or -1}\n"
+)
+
+
 def record_attempt(contest: Contest, attempt: Attempt, user: User, client=None, session=None,
                    rebuild_if_missing: bool = True) -> bool:
     """Count a finished (committed) attempt and keep the citizen's best; False when Redis failed.
@@ -158,24 +170,38 @@ def record_attempt(contest: Contest, attempt: Attempt, user: User, client=None, 
     equal result never replaces a better one, even with several app hosts.
     A board that is not built yet is rebuilt from SQL first (which counts this attempt).
     """
+    return _record(_RECORD, contest, attempt, user, client, session, rebuild_if_missing)[0]
+
+
+def record_and_rank(contest: Contest, attempt: Attempt, user: User) -> tuple[bool, dict | None]:
+    """record_attempt, and the citizen's {city, district} ranks afterwards (None when unknown:
+    Redis failed or the board was just rebuilt; rank_or_none then asks)."""
+    return _record(_RECORD_AND_RANK, contest, attempt, user)
+
+
+def _record(script: str, contest: Contest, attempt: Attempt, user: User, client=None, session=None,
+            rebuild_if_missing: bool = True) -> tuple[bool, dict | None]:
     client = client or redis_client()
     district = user.district or NO_DISTRICT
     try:
         # EVALSHA (loaded once per server); the script also tells the displays (PUBLISH).
-        outcome = client.register_script(_RECORD)(
+        reply = client.register_script(script)(
             keys=_record_keys(contest.slug, district),
             args=[user.id, encode_attempt(contest, attempt), attempt.score, _name_value(user.name, user.district),
                   district, attempt.id, int(time.time() * 1000), _key(contest.slug, "events")],
             client=client,
         )
+        outcome, city, in_district = reply if isinstance(reply, list) else (reply, -1, -1)
         if outcome == -2:
             if not rebuild_if_missing:
-                return False
-            return rebuild(session or db.session, contest, client, wait=False) is not None
+                return False, None
+            return rebuild(session or db.session, contest, client, wait=False) is not None, None
     except redis.RedisError as exc:
         _note_failure(exc)
-        return False
-    return True
+        return False, None
+    if city < 0:
+        return True, None
+    return True, {"city": city + 1, "district": in_district + 1 if in_district >= 0 else None}
 
 
 # ---- reading ---------------------------------------------------------------

@@ -22,7 +22,7 @@ from quiz.accounts import register_citizen
 from quiz.bank.importer import import_bank
 from quiz.config import TestConfig
 from quiz.contest.definition import import_contest
-from quiz.extensions import db
+from quiz.extensions import db, dispose_engines
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BANK = ROOT / "question_bank" / "cz-science-2021.yaml"
@@ -86,7 +86,7 @@ def app(service_urls, _migrated):
         redis_client.flushdb()
         redis_client.close()  # an unclosed socket would surface later as a ResourceWarning (an error here)
         redis_client.connection_pool.disconnect()
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def app_with(service_urls, app):
     yield make
     for other in built:
         with other.app_context():
-            db.engine.dispose()
+            dispose_engines()
 
 
 def _empty_database():

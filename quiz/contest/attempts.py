@@ -2,7 +2,7 @@
 
 Every function takes the session, the citizen and `now` explicitly, so the
 rules are tested with a clock instead of sleeping. SQL is committed first;
-the leaderboard is told afterwards, in `_tell_leaderboard` only.
+the leaderboard is told afterwards, in `tell_leaderboard` only.
 """
 import random
 from dataclasses import dataclass, field
@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from quiz import hot_sql, leaderboard
+from quiz.accounts import TokenHolder, token_digest
 from quiz.bank.importer import latest_bank
 from quiz.clock import local_day
 from quiz.contest.definition import question_points, row_matches
@@ -194,6 +195,14 @@ def draw_paper(pool: list, rows: list, count: int, seen: set, rng: random.Random
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger number would be a database error, not "not found"
 
 
+def is_attempt_id(attempt_id) -> bool:
+    try:
+        _attempt_id(attempt_id)
+    except AttemptNotFound:
+        return False
+    return True
+
+
 def _attempt_id(attempt_id) -> int:
     try:
         value = int(attempt_id)
@@ -264,6 +273,42 @@ def save_answers(session, user, attempt_id, answers: dict, now: datetime) -> int
     return len(values)
 
 
+_PLAIN_KEYS = frozenset(DISPLAY_KEYS) | {"true", "false"}
+
+
+def checkable_in_sql(display_choices) -> bool:
+    """Choices SAVE_BY_TOKEN checks by itself: distinct display keys, or true/false. Anything
+    else takes save_answer, whose to_bank_keys names the problem."""
+    return (isinstance(display_choices, list) and len(display_choices) <= len(DISPLAY_KEYS)
+            and all(isinstance(c, str) and c in _PLAIN_KEYS for c in display_choices)
+            and len(set(display_choices)) == len(display_choices))
+
+
+def save_answer_by_token(engine, token: str, attempt_id, qid: str, display_choices: list, now: datetime) -> bool:
+    """save_answer in one statement on the direct pool (PostgreSQL), checking the token too:
+    False when the token is unknown or expired. `display_choices` passed checkable_in_sql."""
+    attempt_id = _attempt_id(attempt_id)
+    row = hot_sql.direct_rows(engine, hot_sql.SAVE_BY_TOKEN, {
+        "token_hash": token_digest(token), "now": now, "cutoff": now - GRACE, "attempt_id": attempt_id,
+        "qid": str(qid), "display": display_choices,
+    })[0]
+    if row.saved:
+        return True
+    if row.user_id is None:
+        return False
+    # Refused: the same checks in the same order as save_answers, to name what failed.
+    if row.status is None:
+        raise AttemptNotFound("没有这次答题记录。")
+    if row.status != ATTEMPT_ACTIVE:
+        raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
+    if row.deadline is not None and now > row.deadline + GRACE:
+        raise DeadlinePassed("答题时间已到，答案未保存。")
+    if row.item_id is None:
+        raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
+    to_bank_keys(row.type, row.option_order, display_choices)  # raises the precise InvalidAnswer
+    raise InvalidAnswer("choices were not accepted")  # pragma: no cover - the SQL and Python checks agree
+
+
 # ---- grading and submitting ---------------------------------------------
 
 @dataclass
@@ -305,6 +350,7 @@ class Graded:
     correct_count: int | None = None
     time_used_ms: int | None = None
     items: list = field(default_factory=list)
+    rank: dict | None = None  # set by tell_leaderboard when the board told it
 
     finished = True
 
@@ -340,7 +386,7 @@ def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: 
         if claimed is None:  # not theirs, not found, or already finished (maybe by a concurrent submit)
             session.rollback()
             graded = _already_finished(session, user, attempt_id)
-            _tell_leaderboard(session, graded, user, contest)  # idempotent: repairs a board missed by a crash
+            tell_leaderboard(session, graded, user, contest)  # idempotent: repairs a board missed by a crash
             return graded
         graded = Graded(**claimed._asdict())
         # Read after the claim: every save that got the row lock before it is in this snapshot.
@@ -350,7 +396,7 @@ def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: 
         graded.score = sum(item.points for item in graded.items if item.correct)
         graded.max_score = sum(item.points for item in graded.items)
         graded.correct_count = sum(1 for item in graded.items if item.correct)
-        graded.time_used_ms = max(0, int((graded.finished_at - graded.started_at).total_seconds() * 1000))
+        graded.time_used_ms = max(0, (graded.finished_at - graded.started_at) // timedelta(milliseconds=1))
         hot_sql.run(session, hot_sql.RECORD_SCORE, {
             "attempt_id": attempt_id, "score": graded.score, "max_score": graded.max_score,
             "correct_count": graded.correct_count, "time_used_ms": graded.time_used_ms,
@@ -363,8 +409,36 @@ def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: 
     except Exception:
         session.rollback()
         raise
-    _tell_leaderboard(session, graded, user, contest)
+    tell_leaderboard(session, graded, user, contest)
     return graded
+
+
+def submit_by_token(engine, session, token: str, attempt_id, now: datetime,
+                    contest: Contest | None = None) -> tuple[Graded, TokenHolder] | None:
+    """submit_attempt on the direct pool (PostgreSQL): the token check, the claim and the
+    grading in one pipelined transaction, then the leaderboard. None when nothing was
+    claimed (bad token, not theirs, already finished): the caller then takes the session
+    path (api_token_holder, submit_attempt), which says which and repeats old results."""
+    attempt_id = _attempt_id(attempt_id)
+    claimed, paper = hot_sql.direct_transaction(engine, [
+        (hot_sql.CLAIM_BY_TOKEN, {"token_hash": token_digest(token), "attempt_id": attempt_id, "auto": False,
+                                  "now": now, "cutoff": now - GRACE}),
+        (hot_sql.GRADE, {"attempt_id": attempt_id}),
+    ])
+    if not claimed:
+        return None
+    head = claimed[0]._asdict()
+    holder = TokenHolder(head["user_id"], head.pop("name"), head.pop("district"), head.pop("role"))
+    totals = paper[0]
+    graded = Graded(**head, score=totals.score, max_score=totals.max_score, correct_count=totals.correct_count,
+                    time_used_ms=int(totals.time_used_ms))
+    graded.items = [
+        PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
+                  PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation))
+        for row in paper if row.id is not None
+    ]
+    tell_leaderboard(session, graded, holder, contest)
+    return graded, holder
 
 
 def _already_finished(session, user, attempt_id: int) -> Graded:
@@ -384,10 +458,13 @@ def contest_of(session, graded: Graded, known: Contest | None = None) -> Contest
     return session.get(Contest, graded.contest_id)
 
 
-def _tell_leaderboard(session, graded: Graded, user, contest: Contest | None) -> None:
+def tell_leaderboard(session, graded: Graded, user, contest: Contest | None) -> None:
+    """Record the attempt on the boards; graded.rank is then the citizen's {city, district}
+    rank when the board could say it in the same call (else None: ask rank_or_none)."""
     if graded.practice:
         return
-    if not leaderboard.record_attempt(contest_of(session, graded, contest), graded, user):
+    recorded, graded.rank = leaderboard.record_and_rank(contest_of(session, graded, contest), graded, user)
+    if not recorded:
         # Redis is away: remember it in SQL so the catch-up adds it later.
         hot_sql.run(session, hot_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
         hot_sql.commit(session)
@@ -444,7 +521,7 @@ def shown_options(item: AttemptQuestion) -> list[dict]:
     return display_options(item)
 
 
-def review(attempt: Attempt) -> list[dict]:
+def review(attempt: Attempt, with_options: bool = True) -> list[dict]:
     """Each question of a finished attempt as the citizen saw it, with the choice, the answer
     and the explanation. Only for finished attempts: it carries the answer keys."""
     if not attempt.finished:
@@ -453,13 +530,16 @@ def review(attempt: Attempt) -> list[dict]:
     for item in attempt.items:
         choices = to_display(item, item.choices)
         answer = to_display(item, item.question.answer)
-        rows.append({
+        row = {
             "id": item.question.qid, "type": item.question.type, "stem": item.question.stem,
-            "options": [{**option, "chosen": option["key"] in choices, "answer": option["key"] in answer}
-                        for option in shown_options(item)],
             "choices": choices, "correct_choices": answer, "correct": bool(item.correct),
-            "points": item.points, "explanation": item.question.explanation,
-        })
+            "explanation": item.question.explanation,
+        }
+        if with_options:
+            row["points"] = item.points
+            row["options"] = [{**option, "chosen": option["key"] in choices, "answer": option["key"] in answer}
+                              for option in shown_options(item)]
+        rows.append(row)
     return rows
 
 
@@ -468,9 +548,7 @@ def result_payload(attempt: Attempt, rank: dict | None) -> dict:
     return {
         "score": attempt.score, "max_score": attempt.max_score, "correct_count": attempt.correct_count,
         "question_count": attempt.question_count, "time_used_ms": attempt.time_used_ms,
-        "auto_submitted": attempt.auto_submitted, "rank": rank,
-        "review": [{key: row[key] for key in ("id", "type", "stem", "choices", "correct_choices", "correct", "explanation")}
-                   for row in review(attempt)],
+        "auto_submitted": attempt.auto_submitted, "rank": rank, "review": review(attempt, with_options=False),
     }
 
 

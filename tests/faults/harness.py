@@ -26,7 +26,7 @@ from quiz.bank.importer import import_bank
 from quiz.clock import utcnow
 from quiz.config import TestConfig
 from quiz.contest.definition import import_contest
-from quiz.extensions import db
+from quiz.extensions import db, dispose_engines
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -377,7 +377,7 @@ class Deployment:
                 self._redis_flushdb()
             except Exception:  # a test that broke a server must still report its own failure
                 pass
-            db.engine.dispose()
+            dispose_engines()
             client = self.app.extensions["quiz_redis"]._client
             if client is not None:
                 client.close()

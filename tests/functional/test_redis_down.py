@@ -13,7 +13,7 @@ from conftest import ApiClient, FreshContextClient, _empty_database
 from quiz import config as settings
 from quiz import create_app, leaderboard
 from quiz.contest import attempts
-from quiz.extensions import db
+from quiz.extensions import db, dispose_engines
 from quiz.models import Attempt
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def app(service_urls, _migrated, private_redis):
         db.session.remove()
         _empty_database()
         app.extensions["quiz_redis"].client().close()
-        db.engine.dispose()
+        dispose_engines()
 
 
 def submit_through_api(app, phone) -> dict:

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 from quiz import config as quiz_config
 from quiz import create_app
 from quiz.accounts import create_organizer
-from quiz.extensions import db
+from quiz.extensions import db, dispose_engines
 from quiz.web.api.openapi import spec
 
 OPERATIONS = [(method.upper(), path) for path, item in spec()["paths"].items() for method in item]
@@ -32,7 +32,7 @@ def api_app(app, service_urls):
     built = create_app(quiz_config.TestConfig(str(workdir / "instance"), database_url, redis_url))
     yield built
     with built.app_context():
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture

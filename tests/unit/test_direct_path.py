@@ -1,0 +1,169 @@
+"""The PostgreSQL hot path (one statement per save, one pipelined transaction per submit)
+gives the citizen exactly what the session path gives: the same stored answers, the same
+refusals, the same grades; and it survives a dropped connection."""
+import threading
+from datetime import timedelta
+
+import pytest
+from conftest import DURING
+from sqlalchemy import text
+
+from quiz import hot_sql, leaderboard
+from quiz.accounts import issue_token
+from quiz.contest import attempts
+from quiz.contest.errors import AttemptNotFound, DeadlinePassed, InvalidAnswer
+from quiz.extensions import db
+from quiz.models import Attempt, AttemptQuestion
+
+
+@pytest.fixture
+def direct(app):
+    engine = hot_sql.direct_engine()
+    if engine is None:
+        pytest.skip("the direct pool is PostgreSQL's (set TEST_DATABASE_URL)")
+    return engine
+
+
+@pytest.fixture
+def player(contest, citizens, rng):
+    """(citizen, token, active attempt) at DURING."""
+    citizen = citizens.make()
+    token, _ = issue_token(db.session, citizen, DURING, 86_400)
+    attempt, _ = attempts.start_attempt(db.session, citizen, contest, DURING, rng)
+    return citizen, token, attempt
+
+
+def stored_choices(item_id):
+    db.session.expire_all()
+    return db.session.get(AttemptQuestion, item_id).choices
+
+
+def test_each_question_type_stores_the_bank_keys_the_session_path_stores(direct, player):
+    citizen, token, attempt = player
+    now = DURING + timedelta(seconds=30)
+    for item in attempt.items:
+        keys = attempts.DISPLAY_KEYS[:len(item.option_order)]
+        shown = ["true"] if item.question.type == "judge" else [keys[-1]] if item.question.type == "single" \
+            else [keys[2], keys[0]]
+        assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, now) is True
+        assert stored_choices(item.id) == attempts.to_bank_keys(item.question.type, item.option_order, shown)
+        assert db.session.get(AttemptQuestion, item.id).saved_at == now
+    first = next(item for item in attempt.items if item.question.type != "judge")
+    attempts.save_answer_by_token(direct, token, attempt.id, first.question.qid, [], now)
+    assert stored_choices(first.id) == []  # cleared, not NULL
+
+
+def test_refusals_name_the_same_problem_as_the_session_path(direct, player, citizens, contest, rng):
+    citizen, token, attempt = player
+    now = DURING + timedelta(seconds=30)
+    single = next(i for i in attempt.items if i.question.type == "single")
+    judge = next(i for i in attempt.items if i.question.type == "judge")
+    save = attempts.save_answer_by_token
+
+    assert save(direct, "not-a-token", attempt.id, single.question.qid, ["A"], now) is False
+    with pytest.raises(InvalidAnswer) as refused:
+        save(direct, token, attempt.id, "no-such-question", ["A"], now)
+    assert refused.value.field == "question_id"
+    for shown in (["A", "B"], ["true"], [attempts.DISPLAY_KEYS[len(single.option_order)]]):
+        with pytest.raises(InvalidAnswer):
+            save(direct, token, attempt.id, single.question.qid, shown, now)
+    with pytest.raises(InvalidAnswer):
+        save(direct, token, attempt.id, judge.question.qid, ["A"], now)
+    assert stored_choices(single.id) is None  # nothing refused was stored
+
+    other = citizens.make()
+    other_token, _ = issue_token(db.session, other, DURING, 86_400)
+    with pytest.raises(AttemptNotFound):
+        save(direct, other_token, attempt.id, single.question.qid, ["A"], now)
+    with pytest.raises(DeadlinePassed):
+        save(direct, token, attempt.id, single.question.qid, ["A"], attempt.deadline + attempts.GRACE
+             + timedelta(milliseconds=1))
+    assert save(direct, token, attempt.id, single.question.qid, ["A"], attempt.deadline + attempts.GRACE) is True
+
+    assert attempts.submit_by_token(direct, db.session, other_token, attempt.id, now, contest) is None
+    assert attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest) is not None
+    with pytest.raises(DeadlinePassed):
+        save(direct, token, attempt.id, single.question.qid, ["B"], now)
+    assert attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest) is None  # already done
+
+
+def test_a_submit_grades_and_records_what_the_session_path_would(direct, player, contest, citizens, rng):
+    citizen, token, attempt = player
+    now = DURING + timedelta(seconds=61, microseconds=1000)  # 61.001 s: exact milliseconds, no float rounding
+    for n, item in enumerate(attempt.items):
+        right = attempts.to_display(item, item.question.answer)
+        wrong = [k for k in attempts.DISPLAY_KEYS[:len(item.option_order)] if k not in right][:1] or ["false"]
+        if item.question.type == "judge":
+            wrong = ["false"] if right == ["true"] else ["true"]
+        attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, right if n % 3 else wrong, now)
+    graded, holder = attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest)
+
+    assert (holder.id, holder.name, holder.district) == (citizen.id, citizen.name, citizen.district)
+    db.session.expire_all()
+    row = db.session.get(Attempt, attempt.id)
+    assert (row.status, row.auto_submitted, row.finished_at, row.time_used_ms) == ("submitted", False, now, 61_001)
+    assert (row.score, row.max_score, row.correct_count) == (graded.score, graded.max_score, graded.correct_count)
+    for item in row.items:  # the verdicts the Python grader gives
+        assert item.correct is attempts.grade(item)
+    assert graded.correct_count == sum(1 for n in range(len(row.items)) if n % 3)
+    assert [item.question.qid for item in graded.items] == [item.question.qid for item in row.items]
+    standing = leaderboard.standing(contest, citizen)
+    assert standing["best"] == {"score": graded.score, "time_used_ms": 61_001}
+    assert graded.rank == standing["rank"] == {"city": 1, "district": 1}  # told by the record script itself
+
+
+def test_a_late_submit_is_expired_at_the_deadline(direct, player, contest):
+    citizen, token, attempt = player
+    graded, _ = attempts.submit_by_token(direct, db.session, token, attempt.id,
+                                         attempt.deadline + timedelta(minutes=3), contest)
+    assert (graded.status, graded.auto_submitted, graded.finished_at) == ("expired", True, attempt.deadline)
+    assert graded.time_used_ms == contest.time_limit_s * 1000
+
+
+def test_every_acknowledged_save_racing_a_submit_is_graded(app, direct, player, contest):
+    """Saves on all questions at once with the submit: each one either is acknowledged and
+    graded, or refused and absent; none is acknowledged and then lost."""
+    citizen, token, attempt = player
+    now = DURING + timedelta(seconds=30)
+    acknowledged, refused = {}, set()
+    start = threading.Barrier(len(attempt.items) + 1)
+
+    def save(item):
+        with app.app_context():
+            shown = attempts.to_display(item, item.question.answer)
+            start.wait()
+            try:
+                attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, now)
+                acknowledged[item.id] = shown
+            except DeadlinePassed:
+                refused.add(item.id)
+
+    threads = [threading.Thread(target=save, args=(item,)) for item in attempt.items]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    graded, _ = attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest)
+    for thread in threads:
+        thread.join()
+
+    assert len(acknowledged) + len(refused) == len(attempt.items)
+    by_id = {item.id: item for item in graded.items}
+    for item_id in acknowledged:
+        assert by_id[item_id].correct is True
+    for item_id in refused:
+        assert by_id[item_id].choices is None and by_id[item_id].correct is False
+    assert graded.correct_count == len(acknowledged)
+
+
+def test_a_dropped_connection_is_replaced_without_failing_the_request(direct, player):
+    citizen, token, attempt = player
+    item = attempt.items[0]
+    shown = ["true"] if item.question.type == "judge" else ["A"]
+    assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
+    db.session.commit()
+    killed = db.session.scalars(text(  # what a database restart does to every pooled connection
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+    db.session.commit()
+    assert any(killed)  # the direct pool's connection was among them
+    assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
