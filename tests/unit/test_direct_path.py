@@ -96,6 +96,7 @@ def test_a_submit_grades_and_records_what_the_session_path_would(direct, player,
         if item.question.type == "judge":
             wrong = ["false"] if right == ["true"] else ["true"]
         attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, right if n % 3 else wrong, now)
+    leaderboard.rebuild(db.session, contest)  # the board exists, as it does once a contest runs
     graded, holder = attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest)
 
     assert (holder.id, holder.name, holder.district) == (citizen.id, citizen.name, citizen.district)
