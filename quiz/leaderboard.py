@@ -33,6 +33,7 @@ not trusted: reads raise Unavailable and writes refuse until it is rebuilt.
 """
 import json
 import logging
+import threading
 import time
 import uuid
 
@@ -53,7 +54,9 @@ MAX_TIME_MS = 2**TIME_BITS - 1
 MAX_FINISH_S = 2**FINISH_BITS - 1
 CATCH_UP_EVERY_S = 5.0  # default of LEADERBOARD_CATCH_UP_S
 PENDING_SCAN_EVERY_S = 60.0  # SQL scan for board_pending attempts when this process saw no failure
-REBUILD_LOCK_S = 600
+# The rebuild lock is a lease, renewed every third of it while its rebuild runs: a rebuilder
+# killed mid-way (a SIGKILLed worker) leaves the boards waiting this long, not minutes.
+REBUILD_LOCK_S = 15
 NO_DISTRICT = "-"
 
 failures = 0  # Redis errors seen by this process (exposed on /readyz)
@@ -121,6 +124,11 @@ if new > old then
   return 2
 end
 redis.call('PUBLISH', ARGV[8], 'result')
+return 0
+"""
+
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -417,10 +425,22 @@ def rebuild(session, contest: Contest, client=None, wait: bool = True) -> dict |
         if not wait:
             return None
         time.sleep(0.2)
+    held = threading.Event()
+    threading.Thread(target=_renew_lease, args=(client, lock, token, held), daemon=True).start()
     try:
         return _rebuild_locked(session, contest, client)
     finally:
+        held.set()
         client.eval(_UNLOCK, 1, lock, token)
+
+
+def _renew_lease(client, lock: str, token: str, released: threading.Event) -> None:
+    while not released.wait(REBUILD_LOCK_S / 3):
+        try:
+            if not client.eval(_EXTEND, 1, lock, token, REBUILD_LOCK_S * 1000):
+                return  # no longer ours
+        except redis.RedisError:
+            return
 
 
 def _rebuild_locked(session, contest: Contest, client) -> dict:
