@@ -70,8 +70,11 @@ def _reraise(connection, dbapi, exc, sql, values):
     disconnected = connection.dialect.is_disconnect(exc, dbapi, None)
     if disconnected:
         connection.invalidate(exc)
-    raise sqlalchemy.exc.DBAPIError.instance(sql, values, exc, psycopg.Error,
-                                            connection_invalidated=disconnected) from exc
+    raise _as_sqlalchemy(exc, sql, values, disconnected) from exc
+
+
+def _as_sqlalchemy(exc, sql: str, values, disconnected: bool) -> sqlalchemy.exc.DBAPIError:
+    return sqlalchemy.exc.DBAPIError.instance(sql, values, exc, psycopg.Error, connection_invalidated=disconnected)
 
 
 def run(session, statement: Statement, values) -> list:
@@ -153,8 +156,9 @@ def dispose_direct(app) -> None:
         engine.dispose()
 
 
-def on_direct(engine, work):
-    """work(psycopg connection) on a direct connection; psycopg errors come out as SQLAlchemy's.
+def on_direct(engine, work, sql: str):
+    """work(psycopg connection) on a direct connection; psycopg errors come out as SQLAlchemy's
+    (naming `sql`).
 
     Runs `work` a second time, on a fresh connection, when the first one was found dead."""
     for attempt in (1, 2):
@@ -171,9 +175,7 @@ def on_direct(engine, work):
                     continue
             elif not dbapi.closed:
                 dbapi.rollback()  # leave no aborted transaction behind in the pool
-            raise sqlalchemy.exc.DBAPIError.instance(
-                getattr(exc, "_quiz_sql", ""), None, exc, psycopg.Error, connection_invalidated=disconnected,
-            ) from exc
+            raise _as_sqlalchemy(exc, sql, None, disconnected) from exc
         finally:
             fairy.close()  # back to the pool (a no-op after invalidate)
 
@@ -185,7 +187,7 @@ def direct_rows(engine, statement: Statement, values: dict) -> list:
             cursor.execute(statement.pg_sql, statement._pg_values(values))
             return cursor.fetchall() if cursor.description is not None else []
 
-    return on_direct(engine, work)
+    return on_direct(engine, work, statement.pg_sql)
 
 
 def direct_transaction(engine, steps: list) -> list[list]:
@@ -204,7 +206,7 @@ def direct_transaction(engine, steps: list) -> list[list]:
             cursor.close()
         return rows
 
-    return on_direct(engine, work)
+    return on_direct(engine, work, ";\n".join(statement.pg_sql for statement, _ in steps))
 
 
 # ---- who is asking (every API request) ----------------------------------------

@@ -361,10 +361,15 @@ def grade(item) -> bool:
 
 
 def _paper(session, attempt_id: int) -> list[PaperItem]:
+    return _paper_items(hot_sql.run(session, hot_sql.PAPER, {"attempt_id": attempt_id}))
+
+
+def _paper_items(rows) -> list[PaperItem]:
+    """PaperItems from rows of PAPER's columns (GRADE returns them too; a row without id is none)."""
     return [
         PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
                   PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation))
-        for row in hot_sql.run(session, hot_sql.PAPER, {"attempt_id": attempt_id})
+        for row in rows if row.id is not None
     ]
 
 
@@ -432,11 +437,7 @@ def submit_by_token(engine, session, token: str, attempt_id, now: datetime,
     totals = paper[0]
     graded = Graded(**head, score=totals.score, max_score=totals.max_score, correct_count=totals.correct_count,
                     time_used_ms=int(totals.time_used_ms))
-    graded.items = [
-        PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
-                  PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation))
-        for row in paper if row.id is not None
-    ]
+    graded.items = _paper_items(paper)
     tell_leaderboard(session, graded, holder, contest)
     return graded, holder
 

@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import sqlalchemy.exc
 from conftest import DURING
 from sqlalchemy import text
 
@@ -167,4 +168,15 @@ def test_a_dropped_connection_is_replaced_without_failing_the_request(direct, pl
         " WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
     db.session.commit()
     assert any(killed)  # the direct pool's connection was among them
+    assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
+
+
+def test_a_database_error_surfaces_as_sqlalchemys_and_the_pool_stays_usable(direct, player):
+    citizen, token, attempt = player
+    broken = hot_sql.Statement("SELECT id FROM no_such_table WHERE id = :id")
+    with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
+        hot_sql.direct_rows(direct, broken, {"id": 1})
+    assert "[SQL: SELECT id FROM no_such_table" in str(raised.value)  # names the statement that failed
+    item = attempt.items[0]
+    shown = ["true"] if item.question.type == "judge" else ["A"]
     assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
