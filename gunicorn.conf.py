@@ -1,30 +1,41 @@
 """gunicorn settings (`gunicorn -c gunicorn.conf.py wsgi:app`).
 
-Worker class and count chosen with bench/load.py (docs/benchmarks.md, 2-core machine):
-gthread beat sync on every endpoint (sync 3 workers: healthz 1,080 req/s, saves 81;
-gthread 3x4: healthz 1,568, saves 120), and more processes than cores + 1 only added
-contention (5 sync workers: saves 53, submits 9/s with timeouts). Threads also keep a
-worker responsive while displays hold Server-Sent Event streams open (one thread per
-screen), hence 8 per worker. Every value can be overridden with GUNICORN_* variables.
+Worker class and count chosen with bench/leaderboard.py and bench/load.py (docs/benchmarks.md,
+2-core machine): gevent, one worker per core + 1, no keep-alive.
 
-Re-measured after the hand-written hot SQL (saves only, 64 connections): gthread 3x8
-0.21x healthz, 3x2 0.25x, 4x1 0.23x, sync 4x1 0.24x -- the class barely matters for
-throughput. sync has far shorter tails (16 connections: /healthz p99 21 ms against 47-54 ms
-for gthread) but a sync worker cannot hold a display's event stream, so gthread stays.
+- gevent: a request runs to its next wait without preemption, so a worker never splits its
+  CPU between requests the way gthread's threads do under the GIL; p99 at 16 connections
+  fell from 22-151 ms (gthread 3x8, swinging run to run) to 9-20 ms, like sync workers, and
+  a display's Server-Sent Event stream costs a greenlet instead of a thread or a process.
+- keepalive 0: a kept-alive connection stays with the worker that accepted it, so a few
+  busy workers served most connections while others idled (gevent with keep-alive: p50
+  0.6 ms but p99 130-170 ms). Closing after each response lets the kernel spread accepts.
+  The proxy in front keeps the phones' connections alive; gunicorn behind it need not.
+- more processes than cores + 1 only added contention (5 sync workers: saves 53/s).
+
+Every value can be overridden with GUNICORN_* variables (GUNICORN_WORKER_CLASS=gthread
+with GUNICORN_THREADS=8 was the earlier choice).
 """
 import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", 8))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+threads = int(os.environ.get("GUNICORN_THREADS", 8))  # gthread only
+if worker_class == "gevent":
+    # Patch before the app is imported (preload_app below): psycopg picks its wait
+    # functions at import and waits cooperatively only if it finds select patched.
+    from gevent import monkey
+
+    monkey.patch_all()
+    worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 1000))
 # Import the app once in the master and fork: workers start (and a killed one is replaced)
 # in milliseconds instead of re-importing for ~2 s each. create_app opens no connections.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in ("0", "false", "no")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 10
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 0))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 proc_name = "quiz"

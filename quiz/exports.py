@@ -11,6 +11,7 @@ import io
 import os
 import re
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from xml.sax.saxutils import escape
@@ -57,7 +58,11 @@ def result_rows(session, contest: Contest, district: str | None = None, full_pho
     )
     if district is not None:
         query = query.where(User.district == district)
-    for row in session.execute(query):
+    for number, row in enumerate(session.execute(query), 1):
+        if number % BATCH == 0:
+            # A long export is CPU work: let the worker's other requests (greenlets) and
+            # its heartbeat run between batches.
+            time.sleep(0)
         finished = row.status != ATTEMPT_ACTIVE
         yield (
             row.id, row.name, row.phone if full_phones else mask_phone(row.phone),

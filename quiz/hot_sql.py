@@ -130,7 +130,10 @@ def commit(session) -> None:
 
 _DIRECT_KEY = "quiz.direct_engine"
 _direct_lock = threading.Lock()
-DIRECT_POOL_SIZE = 8  # one per gunicorn thread; overflow covers a larger thread count
+# Per worker. Two cores keep only a few statements busy at once; greenlets or threads
+# beyond that wait in the pool (cheaply) rather than hold more PostgreSQL backends.
+DIRECT_POOL_SIZE = 6
+DIRECT_POOL_OVERFLOW = 2
 
 
 def direct_engine():
@@ -144,7 +147,7 @@ def direct_engine():
                 main = db.engine
                 extensions[_DIRECT_KEY] = (
                     create_engine(main.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
-                                  pool_size=DIRECT_POOL_SIZE, max_overflow=DIRECT_POOL_SIZE)
+                                  pool_size=DIRECT_POOL_SIZE, max_overflow=DIRECT_POOL_OVERFLOW)
                     if main.dialect.driver == "psycopg" else None
                 )
     return extensions[_DIRECT_KEY]

@@ -79,10 +79,15 @@ def active_attempt(session, user: User, contest: Contest, practice: bool = False
     )
 
 
-def attempt_counts(session, user, contest: Contest, now: datetime) -> tuple[int, int]:
-    """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded."""
+def attempt_counts(session, user, contest: Contest, now: datetime, engine=None) -> tuple[int, int]:
+    """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded.
+
+    With engine (hot_sql.direct_engine()) the count is one autocommit statement outside the
+    session: for read-only callers such as GET /api/v1/me, not for checks inside a transaction."""
     today = local_day(now)
-    rows = hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY, {"user_id": user.id, "contest_id": contest.id})
+    values = {"user_id": user.id, "contest_id": contest.id}
+    rows = (hot_sql.direct_rows(engine, hot_sql.ATTEMPTS_BY_DAY, values) if engine is not None
+            else hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY, values))
     return sum(n for day, n in rows if day == today), sum(n for _, n in rows)
 
 

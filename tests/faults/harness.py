@@ -219,7 +219,7 @@ class AppHost(Host):
             **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
             "QUIZ_INSTANCE_PATH": str(self.instance), "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "SECRET_KEY": SECRET_KEY, "RATELIMIT_ENABLED": "0", "GUNICORN_WORKERS": str(workers),
-            "GUNICORN_THREADS": str(threads), "GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_TIMEOUT": "30",
+            "GUNICORN_THREADS": str(threads), "GUNICORN_TIMEOUT": "30",  # the worker class of gunicorn.conf.py
         }
         self.process = None
 

@@ -274,7 +274,7 @@ def me():
     user = require_holder()
     c = board_contest()
     now = utcnow()
-    today, total = attempt_rules.attempt_counts(db.session, user, c, now)
+    today, total = attempt_rules.attempt_counts(db.session, user, c, now, engine=hot_sql.direct_engine())
     leaderboard.catch_up(db.session, c)
     try:
         standing = leaderboard.standing(c, user)
