@@ -1,17 +1,19 @@
 """gunicorn settings (`gunicorn -c gunicorn.conf.py wsgi:app`).
 
 Worker class and count chosen with bench/leaderboard.py and bench/load.py (docs/benchmarks.md,
-2-core machine): gevent, one worker per core + 1, no keep-alive.
+2-core machine): gevent, one worker per core, no keep-alive.
 
 - gevent: a request runs to its next wait without preemption, so a worker never splits its
   CPU between requests the way gthread's threads do under the GIL; p99 at 16 connections
-  fell from 22-151 ms (gthread 3x8, swinging run to run) to 9-20 ms, like sync workers, and
+  fell from 22-151 ms (gthread 3x8, swinging run to run) to 9-24 ms, like sync workers, and
   a display's Server-Sent Event stream costs a greenlet instead of a thread or a process.
 - keepalive 0: a kept-alive connection stays with the worker that accepted it, so a few
   busy workers served most connections while others idled (gevent with keep-alive: p50
   0.6 ms but p99 130-170 ms). Closing after each response lets the kernel spread accepts.
   The proxy in front keeps the phones' connections alive; gunicorn behind it need not.
-- more processes than cores + 1 only added contention (5 sync workers: saves 53/s).
+- workers = cores: a gevent worker never idles on I/O, so the sync rule of cores + 1 only
+  adds a process competing with PostgreSQL for the cores (GET /api/v1/me on PostgreSQL,
+  p99: 16-19 ms with 2 workers, 27-31 ms with 3 or 4).
 
 Every value can be overridden with GUNICORN_* variables (GUNICORN_WORKER_CLASS=gthread
 with GUNICORN_THREADS=8 was the earlier choice).
@@ -20,7 +22,7 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 threads = int(os.environ.get("GUNICORN_THREADS", 8))  # gthread only
 if worker_class == "gevent":

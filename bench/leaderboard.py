@@ -1,7 +1,7 @@
 """Leaderboard read throughput under gunicorn at 10,000 and 1,000,000 entries.
 
     .venv/bin/python bench/leaderboard.py [--sizes 10000,1000000] [--duration 10] [--connections 16]
-        [--configs gevent:3:1,gthread:3:8,sync:3:1]
+        [--configs gevent:2:1,gthread:3:8,sync:3:1]
 
 For each board size the board is filled straight into Redis with the leaderboard's
 own key names and encoding (pipelines of 20,000; one real citizen with a real
@@ -207,7 +207,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--configs", default="gevent:3:1,gthread:3:8,sync:3:1",
+    parser.add_argument("--configs", default="gevent:2:1,gthread:3:8,sync:3:1",
                         help="worker_class:workers:threads, comma separated")
     args = parser.parse_args()
     wrk = ensure_wrk()

@@ -114,5 +114,5 @@ def engine_options(url: str) -> dict:
         # Several gunicorn workers write one file: wait for the lock instead of failing.
         # In a gevent worker, writers of one process queue on extensions._sqlite_writer.
         return {"connect_args": {"timeout": 30}}
-    # Per worker; with the direct pool (hot_sql) 16 connections a worker, 48 for three.
+    # Per worker; with the direct pool (hot_sql) at most 16 connections a worker.
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 3}

@@ -227,6 +227,15 @@ ATTEMPTS_BY_DAY = Statement(
     columns={"day": String, "n": Integer},
 )
 
+# GET /api/v1/me on the direct pool: the token's holder and their attempts per day in one
+# round trip (a holder without attempts comes back as one row with day NULL).
+HOLDER_ATTEMPTS_BY_DAY = Statement(
+    "SELECT u.id, u.name, u.district, u.role, a.day, a.n FROM api_tokens t JOIN users u ON u.id = t.user_id "
+    "LEFT JOIN LATERAL (SELECT day, COUNT(*) AS n FROM attempts WHERE user_id = u.id "
+    "AND contest_id = :contest_id AND practice = FALSE GROUP BY day) a ON TRUE "
+    "WHERE t.token_hash = :token_hash AND t.expires_at > :now",
+)
+
 # ---- saving answers -------------------------------------------------------------
 
 # The attempt row, locked so that a concurrent submit grades before this save (which is

@@ -79,16 +79,24 @@ def active_attempt(session, user: User, contest: Contest, practice: bool = False
     )
 
 
-def attempt_counts(session, user, contest: Contest, now: datetime, engine=None) -> tuple[int, int]:
-    """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded.
-
-    With engine (hot_sql.direct_engine()) the count is one autocommit statement outside the
-    session: for read-only callers such as GET /api/v1/me, not for checks inside a transaction."""
+def attempt_counts(session, user, contest: Contest, now: datetime) -> tuple[int, int]:
+    """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded."""
     today = local_day(now)
-    values = {"user_id": user.id, "contest_id": contest.id}
-    rows = (hot_sql.direct_rows(engine, hot_sql.ATTEMPTS_BY_DAY, values) if engine is not None
-            else hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY, values))
+    rows = hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY, {"user_id": user.id, "contest_id": contest.id})
     return sum(n for day, n in rows if day == today), sum(n for _, n in rows)
+
+
+def holder_and_counts(engine, token: str, contest: Contest, now: datetime) -> tuple[TokenHolder, int, int] | None:
+    """(holder, attempts today, attempts in total) of an unexpired token in one statement on
+    the direct pool (PostgreSQL), or None for an unknown or expired token."""
+    rows = hot_sql.direct_rows(engine, hot_sql.HOLDER_ATTEMPTS_BY_DAY, {
+        "token_hash": token_digest(token), "now": now, "contest_id": contest.id})
+    if not rows:
+        return None
+    today = local_day(now)
+    counted = [(row.day, row.n) for row in rows if row.day is not None]
+    return (TokenHolder(rows[0].id, rows[0].name, rows[0].district, rows[0].role),
+            sum(n for day, n in counted if day == today), sum(n for _, n in counted))
 
 
 def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:

@@ -180,3 +180,20 @@ def test_a_database_error_surfaces_as_sqlalchemys_and_the_pool_stays_usable(dire
     item = attempt.items[0]
     shown = ["true"] if item.question.type == "judge" else ["A"]
     assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
+
+
+def test_me_counts_on_the_direct_pool_equal_the_session_path(direct, player, citizens, contest):
+    citizen, _, attempt = player
+    token, _ = issue_token(db.session, citizen, DURING, 3 * 86_400)
+    later = DURING + timedelta(days=1)
+    for now in (DURING, later):
+        holder, today, total = attempts.holder_and_counts(direct, token, contest, now)
+        assert (holder.id, holder.district) == (citizen.id, citizen.district)
+        assert (today, total) == attempts.attempt_counts(db.session, citizen, contest, now)
+    assert attempts.holder_and_counts(direct, token, contest, later)[1:] == (0, 1)
+
+    newcomer = citizens.make()  # no attempt yet: still found, with nothing counted
+    fresh, _ = issue_token(db.session, newcomer, DURING, 60)
+    assert attempts.holder_and_counts(direct, fresh, contest, DURING)[1:] == (0, 0)
+    assert attempts.holder_and_counts(direct, fresh, contest, DURING + timedelta(seconds=61)) is None  # expired
+    assert attempts.holder_and_counts(direct, "not-a-token", contest, DURING) is None
