@@ -11,6 +11,7 @@ Worker class and count chosen with bench/leaderboard.py and bench/load.py (docs/
   busy workers served most connections while others idled (gevent with keep-alive: p50
   0.6 ms but p99 130-170 ms). Closing after each response lets the kernel spread accepts.
   The proxy in front keeps the phones' connections alive; gunicorn behind it need not.
+- worker_connections 20: see below; display streams count against it.
 - workers = cores: a gevent worker never idles on I/O, so the sync rule of cores + 1 only
   adds a process competing with PostgreSQL for the cores (GET /api/v1/me on PostgreSQL,
   p99: 16-19 ms with 2 workers, 27-31 ms with 3 or 4).
@@ -31,7 +32,11 @@ if worker_class == "gevent":
     from gevent import monkey
 
     monkey.patch_all()
-    worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 1000))
+    # Connections a worker holds at once, open display streams included (one each); the
+    # rest wait in the kernel's accept queue, first come first served, instead of inside
+    # one busy worker. At 64 connections: 20 gave submits a p99 of 213 ms, 1,000 gave 371-399
+    # ms. Raise it to the number of big screens per worker + 16.
+    worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 20))
 # Import the app once in the master and fork: workers start (and a killed one is replaced)
 # in milliseconds instead of re-importing for ~2 s each. create_app opens no connections.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in ("0", "false", "no")

@@ -130,9 +130,9 @@ def commit(session) -> None:
 
 _DIRECT_KEY = "quiz.direct_engine"
 _direct_lock = threading.Lock()
-# Per worker: Config.DIRECT_POOL_SIZE (16) plus this overflow. Waiting for a connection in
-# the pool is unfair (a request arriving as one is returned takes it before older waiters):
-# with 6 + 2 a submit's p99 at 64 connections was 725 ms, with 16 + 4 it is 310-430 ms.
+# Per worker: Config.DIRECT_POOL_SIZE (16) plus this overflow. A gevent worker holds many
+# requests at once; with 6 + 2 connections a submit's p99 at 64 connections was 725 ms,
+# with 16 + 4 it is 310-430 ms (docs/benchmarks.md).
 DIRECT_POOL_OVERFLOW = 4
 
 
