@@ -69,4 +69,3 @@ def on_exit(server):
         from quiz import embedded_redis
 
         embedded_redis.stop(_instance_path())
-

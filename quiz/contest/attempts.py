@@ -81,9 +81,13 @@ def active_attempt(session, user: User, contest: Contest, practice: bool = False
 
 def attempt_counts(session, user, contest: Contest, now: datetime) -> tuple[int, int]:
     """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded."""
+    return _today_and_total(hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY,
+                                        {"user_id": user.id, "contest_id": contest.id}), now)
+
+
+def _today_and_total(day_counts, now: datetime) -> tuple[int, int]:
     today = local_day(now)
-    rows = hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY, {"user_id": user.id, "contest_id": contest.id})
-    return sum(n for day, n in rows if day == today), sum(n for _, n in rows)
+    return sum(n for day, n in day_counts if day == today), sum(n for _, n in day_counts)
 
 
 def holder_and_counts(engine, token: str, contest: Contest, now: datetime) -> tuple[TokenHolder, int, int] | None:
@@ -93,10 +97,8 @@ def holder_and_counts(engine, token: str, contest: Contest, now: datetime) -> tu
         "token_hash": token_digest(token), "now": now, "contest_id": contest.id})
     if not rows:
         return None
-    today = local_day(now)
-    counted = [(row.day, row.n) for row in rows if row.day is not None]
-    return (TokenHolder(rows[0].id, rows[0].name, rows[0].district, rows[0].role),
-            sum(n for day, n in counted if day == today), sum(n for _, n in counted))
+    today, total = _today_and_total([(row.day, row.n) for row in rows if row.day is not None], now)
+    return TokenHolder(rows[0].id, rows[0].name, rows[0].district, rows[0].role), today, total
 
 
 def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
