@@ -130,17 +130,20 @@ def test_every_acknowledged_save_racing_a_submit_is_graded(app, direct, player, 
     acknowledged, refused = {}, set()
     start = threading.Barrier(len(attempt.items) + 1)
 
-    def save(item):
+    def save(item_id, qid, shown):
+        # Plain values only: the test's ORM objects belong to this thread's session, which
+        # the submit's board rebuild commits (and so expires) while the savers run.
         with app.app_context():
-            shown = attempts.to_display(item, item.question.answer)
             start.wait()
             try:
-                attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, now)
-                acknowledged[item.id] = shown
+                attempts.save_answer_by_token(direct, token, attempt.id, qid, shown, now)
+                acknowledged[item_id] = shown
             except DeadlinePassed:
-                refused.add(item.id)
+                refused.add(item_id)
 
-    threads = [threading.Thread(target=save, args=(item,)) for item in attempt.items]
+    threads = [threading.Thread(target=save, args=(item.id, item.question.qid,
+                                                   attempts.to_display(item, item.question.answer)))
+               for item in attempt.items]
     for thread in threads:
         thread.start()
     start.wait()

@@ -181,7 +181,7 @@ def submit(attempt_id):
     direct = hot_sql.direct_engine()
     done = None
     if direct is not None and attempt_rules.is_attempt_id(attempt_id):
-        # PostgreSQL: token, claim and grading in one pipelined transaction.
+        # PostgreSQL: token, claim and grading in one transaction, one round trip.
         done = attempt_rules.submit_by_token(direct, db.session, token, attempt_id, utcnow(), contest)
     if done is not None:
         graded, user = done
