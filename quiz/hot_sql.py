@@ -16,13 +16,19 @@ fixed statements skip all of that:
 Write `:name` parameters and `IN :name` for lists; `{lock}` marks where PostgreSQL's row
 lock goes (SQLite serialises writers by itself).
 """
+import logging
 import re
 import threading
+import weakref
 
 import orjson
 import sqlalchemy.exc
 from flask import current_app
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, bindparam, create_engine, event, text
+
+from quiz.batching import Batcher
+
+log = logging.getLogger(__name__)
 
 try:  # PostgreSQL's driver; absent where only SQLite is used
     import psycopg
@@ -246,6 +252,50 @@ def direct_script(engine, steps: list) -> list[list]:
     return on_direct(engine, work, ";\n".join(statement.pg_sql for statement, _ in steps))
 
 
+# ---- saves, grouped -------------------------------------------------------------
+
+_save_batchers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_save_batchers_lock = threading.Lock()
+SAVE_BATCH_MAX = 64
+
+
+def save_by_token(engine, values: dict):
+    """SAVE_BY_TOKEN's row for one save ({token_hash, attempt_id, qid, display, now, cutoff}),
+    run together with the saves that queue while another batch of this process is in
+    flight (batching.Batcher): one statement and one commit for all of them."""
+    batcher = _save_batchers.get(engine)
+    if batcher is None:
+        with _save_batchers_lock:
+            batcher = _save_batchers.setdefault(
+                engine, Batcher(lambda saves: save_batch(engine, saves), SAVE_BATCH_MAX))
+    return batcher.call(values)
+
+
+def save_batch(engine, saves: list[dict]) -> list:
+    """SAVE_BY_TOKEN's row for each save, as one statement (SAVE_BATCH_BY_TOKEN) when there
+    are several; a save that failed alone gets its exception in its place."""
+    if len(saves) == 1:
+        return [direct_rows(engine, SAVE_BY_TOKEN, saves[0])[0]]
+    try:
+        return direct_rows(engine, SAVE_BATCH_BY_TOKEN, {
+            "token_hashes": [s["token_hash"] for s in saves], "attempt_ids": [s["attempt_id"] for s in saves],
+            "qids": [s["qid"] for s in saves], "displays": [",".join(s["display"]) for s in saves],
+            "nows": [s["now"] for s in saves], "cutoffs": [s["cutoff"] for s in saves],
+        })
+    except sqlalchemy.exc.DBAPIError:
+        # One save's trouble (a deadlock with another batch, say) must not fail the others:
+        # each runs alone and gets its own outcome.
+        log.warning("a batch of %d saves failed; saving them one by one", len(saves), exc_info=True)
+        return [_save_alone(engine, s) for s in saves]
+
+
+def _save_alone(engine, values: dict):
+    try:
+        return direct_rows(engine, SAVE_BY_TOKEN, values)[0]
+    except sqlalchemy.exc.DBAPIError as exc:
+        return exc
+
+
 # ---- who is asking (every API request) ----------------------------------------
 
 TOKEN_IDENTITY = Statement(
@@ -316,6 +366,49 @@ SAVE_BY_TOKEN = Statement(
     ") SELECT (SELECT user_id FROM who) AS user_id, head.status, head.deadline, item.id AS item_id,"
     " item.option_order, item.type, EXISTS (SELECT 1 FROM saved) AS saved"
     " FROM (SELECT 1) AS one LEFT JOIN head ON TRUE LEFT JOIN item ON TRUE",
+)
+
+# Several saves in one statement (PostgreSQL, direct pool): SAVE_BY_TOKEN's checks and
+# update for each row of the input arrays (the n-th save is row n), with its own token,
+# time and deadline cut-off. Displays come as 'A,C' (keys never hold a comma). When one
+# batch saves the same item twice the later save's choices are written and both say
+# saved, as if they had come one after the other. The attempt rows are locked FOR SHARE
+# before any item is written, as in SAVE_BY_TOKEN: a racing submit grades each save or
+# the save is refused.
+SAVE_BATCH_BY_TOKEN = Statement(
+    "WITH r AS ("
+    " SELECT r.n, r.token_hash, r.attempt_id, r.qid, string_to_array(r.display, ',') AS display, r.now, r.cutoff"
+    " FROM unnest(CAST(:token_hashes AS text[]), CAST(:attempt_ids AS integer[]), CAST(:qids AS text[]),"
+    "  CAST(:displays AS text[]), CAST(:nows AS timestamp[]), CAST(:cutoffs AS timestamp[]))"
+    "  WITH ORDINALITY AS r(token_hash, attempt_id, qid, display, now, cutoff, n)"
+    "), who AS ("
+    " SELECT r.n, t.user_id FROM r JOIN api_tokens t ON t.token_hash = r.token_hash AND t.expires_at > r.now"
+    "), head AS ("
+    " SELECT who.n, a.id, a.status, a.deadline FROM who JOIN r ON r.n = who.n"
+    " JOIN attempts a ON a.id = r.attempt_id AND a.user_id = who.user_id FOR SHARE OF a"
+    "), item AS ("
+    " SELECT head.n, aq.id, aq.option_order, q.type FROM head JOIN r ON r.n = head.n"
+    " JOIN attempt_questions aq ON aq.attempt_id = head.id JOIN questions q ON q.id = aq.question_id AND q.qid = r.qid"
+    "), checked AS ("
+    " SELECT item.n, item.id, r.now, CASE WHEN item.type = 'judge' THEN to_json(r.display)"
+    "  ELSE COALESCE((SELECT json_agg(k ORDER BY k COLLATE \"C\") FROM ("
+    "   SELECT item.option_order ->> (ascii(c) - 65) AS k FROM unnest(r.display) AS c) keys),"
+    "   '[]'::json) END AS choices"
+    " FROM item JOIN head ON head.n = item.n JOIN r ON r.n = item.n"
+    " WHERE head.status = 'active' AND (head.deadline IS NULL OR head.deadline >= r.cutoff)"
+    " AND CASE WHEN item.type = 'judge' THEN r.display IN ('{true}', '{false}')"
+    "  ELSE NOT r.display && '{true,false}'"
+    "  AND (item.type <> 'single' OR cardinality(r.display) <= 1)"
+    "  AND NOT EXISTS (SELECT 1 FROM unnest(r.display) AS c"
+    "   WHERE ascii(c) - 65 >= json_array_length(item.option_order)) END"
+    "), saved AS ("
+    " UPDATE attempt_questions aq SET saved_at = latest.now, choices = latest.choices"
+    " FROM (SELECT DISTINCT ON (id) id, now, choices FROM checked ORDER BY id, n DESC) latest"
+    " WHERE aq.id = latest.id RETURNING aq.id"
+    ") SELECT r.n, who.user_id, head.status, head.deadline, item.id AS item_id, item.option_order, item.type,"
+    " (checked.id IS NOT NULL AND EXISTS (SELECT 1 FROM saved WHERE saved.id = checked.id)) AS saved"
+    " FROM r LEFT JOIN who ON who.n = r.n LEFT JOIN head ON head.n = r.n LEFT JOIN item ON item.n = r.n"
+    " LEFT JOIN checked ON checked.n = r.n ORDER BY r.n",
 )
 
 SAVE_CHOICES = Statement(

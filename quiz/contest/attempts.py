@@ -300,13 +300,22 @@ def checkable_in_sql(display_choices) -> bool:
 
 
 def save_answer_by_token(engine, token: str, attempt_id, qid: str, display_choices: list, now: datetime) -> bool:
-    """save_answer in one statement on the direct pool (PostgreSQL), checking the token too:
-    False when the token is unknown or expired. `display_choices` passed checkable_in_sql."""
-    attempt_id = _attempt_id(attempt_id)
-    row = hot_sql.direct_rows(engine, hot_sql.SAVE_BY_TOKEN, {
-        "token_hash": token_digest(token), "now": now, "cutoff": now - GRACE, "attempt_id": attempt_id,
-        "qid": str(qid), "display": display_choices,
-    })[0]
+    """save_answer in one statement on the direct pool (PostgreSQL), checking the token too,
+    grouped with the saves that arrive meanwhile (hot_sql.save_by_token): False when the
+    token is unknown or expired. `display_choices` passed checkable_in_sql."""
+    row = hot_sql.save_by_token(engine, save_values(token, attempt_id, qid, display_choices, now))
+    return save_outcome(row, qid, display_choices, now)
+
+
+def save_values(token: str, attempt_id, qid: str, display_choices: list, now: datetime) -> dict:
+    """The parameters of SAVE_BY_TOKEN (one row of SAVE_BATCH_BY_TOKEN) for one save."""
+    return {"token_hash": token_digest(token), "now": now, "cutoff": now - GRACE,
+            "attempt_id": _attempt_id(attempt_id), "qid": str(qid), "display": display_choices}
+
+
+def save_outcome(row, qid: str, display_choices: list, now: datetime) -> bool:
+    """True when SAVE_BY_TOKEN's row says saved, False for an unknown or expired token; else
+    raises what save_answer would raise for the same save."""
     if row.saved:
         return True
     if row.user_id is None:

@@ -200,3 +200,78 @@ def test_me_counts_on_the_direct_pool_equal_the_session_path(direct, player, cit
     assert attempts.holder_and_counts(direct, fresh, contest, DURING)[1:] == (0, 0)
     assert attempts.holder_and_counts(direct, fresh, contest, DURING + timedelta(seconds=61)) is None  # expired
     assert attempts.holder_and_counts(direct, "not-a-token", contest, DURING) is None
+
+
+def test_a_batch_of_saves_gives_each_the_outcome_it_would_have_alone(direct, player, citizens, contest, rng, caplog):
+    citizen, token, attempt = player
+    now = DURING + timedelta(seconds=30)
+    other = citizens.make()
+    other_token, _ = issue_token(db.session, other, DURING, 86_400)
+    finished_citizen = citizens.make()
+    finished_token, _ = issue_token(db.session, finished_citizen, DURING, 86_400)
+    finished, _ = attempts.start_attempt(db.session, finished_citizen, contest, DURING, rng)
+    attempts.submit_by_token(direct, db.session, finished_token, finished.id, now, contest)
+    single = next(i for i in attempt.items if i.question.type == "single")
+    multi = next(i for i in attempt.items if i.question.type == "multiple")
+    judge = next(i for i in attempt.items if i.question.type == "judge")
+    late = attempt.deadline + attempts.GRACE + timedelta(milliseconds=1)
+    cases = [  # (token, attempt, qid, shown, now, what the citizen is told)
+        (token, attempt.id, single.question.qid, ["B"], now, True),
+        (token, attempt.id, multi.question.qid, ["C", "A"], now, True),
+        (token, attempt.id, judge.question.qid, ["false"], now, True),
+        ("not-a-token", attempt.id, single.question.qid, ["A"], now, False),
+        (other_token, attempt.id, single.question.qid, ["A"], now, AttemptNotFound),
+        (finished_token, finished.id, finished.items[0].question.qid, ["true"], now, DeadlinePassed),
+        (token, attempt.id, "no-such-question", ["A"], now, InvalidAnswer),
+        (token, attempt.id, single.question.qid, ["A", "B"], now, InvalidAnswer),
+        (token, attempt.id, judge.question.qid, ["A"], now, InvalidAnswer),
+        (token, attempt.id, multi.question.qid, [attempts.DISPLAY_KEYS[len(multi.option_order)]], now, InvalidAnswer),
+        (token, attempt.id, multi.question.qid, ["B"], late, DeadlinePassed),
+        (token, attempt.id, single.question.qid, ["A"], now, True),  # the same item again: this one is kept
+    ]
+    values = [attempts.save_values(t, a, q, shown, at) for t, a, q, shown, at, _ in cases]
+    rows = hot_sql.save_batch(direct, values)
+
+    assert "one by one" not in caplog.text  # answered by the batch statement, not the fallback
+    assert len(rows) == len(cases)
+    for row, (_, _, qid, shown, at, told) in zip(rows, cases, strict=True):
+        if isinstance(told, bool):
+            assert attempts.save_outcome(row, qid, shown, at) is told
+        else:
+            with pytest.raises(told):
+                attempts.save_outcome(row, qid, shown, at)
+    assert stored_choices(single.id) == attempts.to_bank_keys("single", single.option_order, ["A"])
+    assert stored_choices(multi.id) == attempts.to_bank_keys("multiple", multi.option_order, ["C", "A"])
+    assert stored_choices(judge.id) == ["false"]
+    assert db.session.get(AttemptQuestion, judge.id).saved_at == now
+    assert stored_choices(finished.items[0].id) is None
+
+
+def test_saves_from_many_threads_at_once_are_all_stored(app, direct, contest, citizens, rng):
+    players = []
+    for _ in range(4):
+        citizen = citizens.make()
+        token, _ = issue_token(db.session, citizen, DURING, 86_400)
+        attempt, _ = attempts.start_attempt(db.session, citizen, contest, DURING, rng)
+        players.extend((token, attempt.id, item.id, item.question.qid, attempts.to_display(item, item.question.answer))
+                       for item in attempt.items)
+    now = DURING + timedelta(seconds=30)
+    start = threading.Barrier(len(players))
+    told = {}
+
+    def save(token, attempt_id, item_id, qid, shown):
+        with app.app_context():
+            start.wait()
+            told[item_id] = attempts.save_answer_by_token(direct, token, attempt_id, qid, shown, now)
+
+    threads = [threading.Thread(target=save, args=p) for p in players]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert told == {item_id: True for _, _, item_id, _, _ in players}
+    db.session.expire_all()
+    for _, _, item_id, _, shown in players:
+        item = db.session.get(AttemptQuestion, item_id)
+        assert attempts.to_display(item, item.choices) == shown
