@@ -151,10 +151,13 @@ def commit(session) -> None:
 
 _DIRECT_KEY = "quiz.direct_engine"
 _direct_lock = threading.Lock()
-# Per worker: Config.DIRECT_POOL_SIZE (16) plus this overflow. A gevent worker holds many
+# Per worker: Config.DIRECT_POOL_SIZE (20) and no overflow. A gevent worker holds many
 # requests at once; with 6 + 2 connections a submit's p99 at 64 connections was 725 ms,
-# with 16 + 4 it is 310-430 ms (docs/benchmarks.md).
-DIRECT_POOL_OVERFLOW = 4
+# with 16 + 4 it was 310-430 ms (docs/benchmarks.md). Overflow connections are closed
+# when they come back to a full pool, so under load they were opened again and again
+# (connect and PREPARE: 4 % of a worker's time during submits); a request now waits for
+# a pooled one instead.
+DIRECT_POOL_OVERFLOW = 0
 
 
 def direct_engine():
@@ -171,7 +174,7 @@ def direct_engine():
                     # Nothing to reset on return: autocommit leaves no transaction behind.
                     engine = create_engine(main.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
                                            pool_reset_on_return=None,
-                                           pool_size=current_app.config.get("DIRECT_POOL_SIZE", 16),
+                                           pool_size=current_app.config.get("DIRECT_POOL_SIZE", 20),
                                            max_overflow=DIRECT_POOL_OVERFLOW)
                     event.listen(engine, "connect", _prepare_statements)
                 extensions[_DIRECT_KEY] = engine
@@ -437,6 +440,8 @@ CLAIM = Statement(
 )
 
 # The submit on the direct pool: CLAIM_BY_TOKEN then GRADE, one direct_script (one transaction).
+# GRADE returns question ids, not the questions' text: the caller has those (QUESTIONS_BY_ID,
+# kept per process, as question rows never change once imported).
 # GRADE runs after the claim with a snapshot of its own, so every save that held the row
 # lock before the claim is graded; it does nothing unless this transaction claimed the
 # attempt (finished, not yet scored: any other claimer commits its score with its claim).
@@ -460,8 +465,7 @@ GRADE = Statement(
     "  AND ARRAY(SELECT k FROM json_array_elements_text(aq.choices) AS k ORDER BY k)"
     "  = ARRAY(SELECT k FROM json_array_elements_text(q.answer) AS k ORDER BY k), FALSE)"
     " FROM questions q, claimed WHERE aq.attempt_id = claimed.id AND q.id = aq.question_id"
-    " RETURNING aq.id, aq.position, aq.option_order, aq.choices, aq.correct, aq.points, q.qid, q.type, q.stem,"
-    " q.options, q.answer, q.explanation"
+    " RETURNING aq.id, aq.position, aq.option_order, aq.choices, aq.correct, aq.points, aq.question_id"
     "), totals AS ("
     " UPDATE attempts a SET score = s.score, max_score = s.max_score, correct_count = s.correct_count,"
     " time_used_ms = GREATEST(0, FLOOR(EXTRACT(EPOCH FROM a.finished_at - a.started_at) * 1000))"
@@ -472,6 +476,11 @@ GRADE = Statement(
     ") SELECT totals.score, totals.max_score, totals.correct_count, totals.time_used_ms, graded.*"
     " FROM totals LEFT JOIN graded ON TRUE ORDER BY graded.position",
 ).prepare_as("quiz_grade")
+
+QUESTIONS_BY_ID = Statement(
+    "SELECT id, qid, type, stem, options, answer, explanation FROM questions WHERE id IN :ids",
+    lists=("ids",),
+)
 
 FINISHED_HEAD = Statement(
     "SELECT id, user_id, contest_id, practice, status, started_at, deadline, finished_at, auto_submitted,"

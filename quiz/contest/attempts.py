@@ -5,6 +5,7 @@ rules are tested with a clock instead of sleeping. SQL is committed first;
 the leaderboard is told afterwards, in `tell_leaderboard` only.
 """
 import random
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -389,7 +390,7 @@ def _paper(session, attempt_id: int) -> list[PaperItem]:
 
 
 def _paper_items(rows) -> list[PaperItem]:
-    """PaperItems from rows of PAPER's columns (GRADE returns them too; a row without id is none)."""
+    """PaperItems from rows of PAPER's columns (a row without id is none)."""
     return [
         PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
                   PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation))
@@ -461,9 +462,32 @@ def submit_by_token(engine, session, token: str, attempt_id, now: datetime,
     totals = paper[0]
     graded = Graded(**head, score=totals.score, max_score=totals.max_score, correct_count=totals.correct_count,
                     time_used_ms=int(totals.time_used_ms))
-    graded.items = _paper_items(paper)
+    questions = _questions(engine, {row.question_id for row in paper if row.id is not None})
+    graded.items = [PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
+                              questions[row.question_id]) for row in paper if row.id is not None]
     tell_leaderboard(session, graded, holder, contest)
     return graded, holder
+
+
+# Per direct engine: question id -> PaperQuestion. Question rows are never changed once
+# imported (a new bank version adds rows), so what was read once stays right; a submit
+# then reads only its verdicts back, not twenty stems, option lists and explanations.
+_question_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+QUESTION_CACHE_MAX = 20_000
+
+
+def _questions(engine, ids: set[int]) -> dict[int, PaperQuestion]:
+    known = _question_cache.get(engine)
+    if known is None:
+        known = _question_cache.setdefault(engine, {})
+    missing = [i for i in ids if i not in known]
+    if missing:
+        if len(known) + len(missing) > QUESTION_CACHE_MAX:
+            known.clear()  # rare: a process that served more questions than any bank holds
+            missing = list(ids)
+        for row in hot_sql.direct_rows(engine, hot_sql.QUESTIONS_BY_ID, {"ids": missing}):
+            known[row.id] = PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation)
+    return known
 
 
 def _already_finished(session, user, attempt_id: int) -> Graded:
