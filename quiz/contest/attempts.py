@@ -446,15 +446,13 @@ def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: 
 def submit_by_token(engine, session, token: str, attempt_id, now: datetime,
                     contest: Contest | None = None) -> tuple[Graded, TokenHolder] | None:
     """submit_attempt on the direct pool (PostgreSQL): the token check, the claim and the
-    grading in one transaction and one round trip, then the leaderboard. None when nothing was
+    grading in one transaction and one round trip (grouped with the submits that arrive
+    meanwhile: hot_sql.submit_by_token), then the leaderboard. None when nothing was
     claimed (bad token, not theirs, already finished): the caller then takes the session
     path (api_token_holder, submit_attempt), which says which and repeats old results."""
     attempt_id = _attempt_id(attempt_id)
-    claimed, paper = hot_sql.direct_script(engine, [
-        (hot_sql.CLAIM_BY_TOKEN, {"token_hash": token_digest(token), "attempt_id": attempt_id, "auto": False,
-                                  "now": now, "cutoff": now - GRACE}),
-        (hot_sql.GRADE, {"attempt_id": attempt_id}),
-    ])
+    claimed, paper = hot_sql.submit_by_token(engine, {
+        "token_hash": token_digest(token), "attempt_id": attempt_id, "auto": False, "now": now, "cutoff": now - GRACE})
     if not claimed:
         return None
     head = claimed[0]._asdict()

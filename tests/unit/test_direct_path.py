@@ -10,7 +10,7 @@ from conftest import DURING
 from sqlalchemy import text
 
 from quiz import hot_sql, leaderboard
-from quiz.accounts import issue_token
+from quiz.accounts import issue_token, token_digest
 from quiz.contest import attempts
 from quiz.contest.errors import AttemptNotFound, DeadlinePassed, InvalidAnswer
 from quiz.extensions import db
@@ -275,3 +275,82 @@ def test_saves_from_many_threads_at_once_are_all_stored(app, direct, contest, ci
     for _, _, item_id, _, shown in players:
         item = db.session.get(AttemptQuestion, item_id)
         assert attempts.to_display(item, item.choices) == shown
+
+
+def test_a_batch_of_submits_gives_each_the_outcome_it_would_have_alone(direct, player, citizens, contest, rng,
+                                                                        caplog):
+    citizen, token, attempt = player
+    now = DURING + timedelta(seconds=30)
+    second = citizens.make()
+    second_token, _ = issue_token(db.session, second, DURING, 86_400)
+    second_attempt, _ = attempts.start_attempt(db.session, second, contest, DURING, rng)
+    done = citizens.make()
+    done_token, _ = issue_token(db.session, done, DURING, 86_400)
+    done_attempt, _ = attempts.start_attempt(db.session, done, contest, DURING, rng)
+    attempts.submit_by_token(direct, db.session, done_token, done_attempt.id, now, contest)
+    item = second_attempt.items[0]
+    attempts.save_answer_by_token(direct, second_token, second_attempt.id, item.question.qid,
+                                  attempts.to_display(item, item.question.answer), now)
+
+    def values(t, attempt_id):
+        return {"token_hash": token_digest(t), "attempt_id": attempt_id, "auto": False, "now": now,
+                "cutoff": now - attempts.GRACE}
+
+    # Out of id order on purpose (the batch claims in ascending id), with a duplicate.
+    results = hot_sql.submit_batch(direct, [
+        values(second_token, second_attempt.id), values("not-a-token", attempt.id), values(token, attempt.id),
+        values(second_token, attempt.id), values(done_token, done_attempt.id), values(token, attempt.id),
+    ])
+
+    assert "one by one" not in caplog.text  # one message, not the fallback
+    claimed = [bool(claim) for claim, _ in results]
+    assert claimed == [True, False, True, False, False, False]  # the second submit of one attempt finds it done
+    for (claim, paper), owner in ((results[0], second), (results[2], citizen)):
+        assert claim[0].user_id == owner.id and len([row for row in paper if row.id is not None]) == 20
+    db.session.expire_all()
+    assert db.session.get(Attempt, attempt.id).status == "submitted"
+    graded_second = db.session.get(Attempt, second_attempt.id)
+    assert (graded_second.status, graded_second.correct_count) == ("submitted", 1)  # the saved answer counted
+
+
+def test_submits_racing_saves_of_several_citizens_grade_every_acknowledged_save(app, direct, contest, citizens,
+                                                                               rng):
+    players = []
+    for _ in range(4):
+        citizen = citizens.make()
+        token, _ = issue_token(db.session, citizen, DURING, 86_400)
+        attempt, _ = attempts.start_attempt(db.session, citizen, contest, DURING, rng)
+        players.append((token, attempt.id, [(item.id, item.question.qid, attempts.to_display(item, item.question.answer))
+                                            for item in attempt.items]))
+    now = DURING + timedelta(seconds=30)
+    leaderboard.rebuild(db.session, contest)  # the board exists, as it does once a contest runs
+    start = threading.Barrier(sum(len(items) + 1 for _, _, items in players))
+    acknowledged, graded = set(), {}
+
+    def save(token, attempt_id, item_id, qid, shown):
+        with app.app_context():
+            start.wait()
+            try:
+                attempts.save_answer_by_token(direct, token, attempt_id, qid, shown, now)
+                acknowledged.add(item_id)
+            except DeadlinePassed:
+                pass
+
+    def submit(token, attempt_id):
+        with app.app_context():
+            start.wait()
+            result = attempts.submit_by_token(direct, db.session, token, attempt_id, now, contest)
+            graded[attempt_id] = {item.id: item.correct for item in result[0].items}
+
+    threads = [threading.Thread(target=submit, args=(token, attempt_id)) for token, attempt_id, _ in players]
+    threads += [threading.Thread(target=save, args=(token, attempt_id, *item))
+                for token, attempt_id, items in players for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert set(graded) == {attempt_id for _, attempt_id, _ in players}
+    verdicts = {item_id: correct for by_item in graded.values() for item_id, correct in by_item.items()}
+    for item_id, correct in verdicts.items():
+        assert correct is (item_id in acknowledged)  # every acknowledged save graded, nothing else
