@@ -1,5 +1,6 @@
 """Error pages and JSON errors: a clear message, never a stack trace."""
 import logging
+import time
 
 from flask import jsonify, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -27,6 +28,21 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _limit_retry_after() -> int:
+    """Seconds until the breached rate limit's window resets (its whole window when the
+    limiter's storage can't say). Read only for a 429: the X-RateLimit-* headers on every
+    limited response cost two more Redis round trips each, so they are off by default."""
+    from quiz.extensions import limiter
+
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    try:
+        return max(1, int(breached.reset_at - time.time()))
+    except Exception:  # noqa: BLE001 - storage away: the limiter fell back to memory
+        return max(1, int(breached.limit.get_expiry()))
+
+
 def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -36,10 +52,9 @@ def init_app(app) -> None:
             response = json_error(status, CODES.get(status, "error"), message)
         else:
             response = app.make_response((render_template("errors/error.html", status=status, message=message), status))
-        if status == 429 and exc.get_response().headers.get("Retry-After"):
-            response.headers["Retry-After"] = exc.get_response().headers["Retry-After"]
-        elif status == 429 and getattr(exc, "retry_after", None):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        if status == 429:
+            response.headers["Retry-After"] = str(exc.get_response().headers.get("Retry-After")
+                                                  or getattr(exc, "retry_after", None) or _limit_retry_after())
         return response
 
     @app.errorhandler(Exception)

@@ -16,7 +16,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from quiz import totp
-from quiz.auth import api_token_holder, citizen_login_required, mark_totp_passed, public, totp_passed
+from quiz.auth import api_token_holder, bearer_token, citizen_login_required, mark_totp_passed, public, totp_passed
 from quiz.extensions import db, limiter, redis_client
 from quiz.models import ROLE_CITY, ROLE_DISTRICT
 
@@ -48,9 +48,35 @@ def login_phone() -> str:
 def citizen_key() -> str:
     """Per citizen: the bearer token's user on /api, the cookie session's elsewhere, else the IP."""
     if request.path.startswith("/api/"):
-        holder = api_token_holder()
-        return f"user:{holder.id}" if holder is not None else client_ip()
+        owner = _token_owner()
+        return f"user:{owner}" if owner is not None else client_ip()
     return f"user:{current_user.id}" if current_user.is_authenticated else client_ip()
+
+
+# Bearer token -> its user's id, for the rate-limit key only, remembered per process for a
+# minute. A save checks its token in its own statement, so without this the limit alone
+# cost every save a look-up of the token (a round trip). A token revoked within the minute
+# can at most be counted against its old owner: what it may do is still decided in SQL.
+TOKEN_OWNER_TTL_S = 60.0
+TOKEN_OWNERS_MAX = 50_000
+
+
+def _token_owner() -> int | None:
+    token = bearer_token()
+    if not token:
+        return None
+    owners = current_app.extensions.setdefault("quiz.token_owners", {})
+    known = owners.get(token)
+    now = time.monotonic()
+    if known is not None and known[1] > now:
+        return known[0]
+    holder = api_token_holder()
+    if holder is None:
+        return None  # unknown tokens are looked up each time: they are keyed by IP
+    if len(owners) >= TOKEN_OWNERS_MAX:
+        owners.clear()
+    owners[token] = (holder.id, now + TOKEN_OWNER_TTL_S)
+    return holder.id
 
 
 def login_refused(response) -> bool:

@@ -134,6 +134,8 @@ def test_answer_saves_and_starts_are_limited_per_citizen(limited, open_contest, 
     for _ in range(5):
         assert client.put(url, json=answer, headers=headers).status_code == 200
     assert_rate_limited(client.put(url, json=answer, headers=headers))
+    # A fresh token of the same citizen draws on the same budget.
+    assert_rate_limited(client.put(url, json=answer, headers={"Authorization": f"Bearer {token(first.phone)}"}))
     for _ in range(2):  # resuming the running attempt is a start request too
         assert client.post("/api/v1/attempts", headers=headers).status_code == 200
     assert_rate_limited(client.post("/api/v1/attempts", headers=headers))
