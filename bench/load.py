@@ -229,11 +229,22 @@ class Bench:
         return out
 
     def settle(self) -> None:
-        """VACUUM ANALYZE after the bulk inserts: else autovacuum does it during the first
-        endpoint's run, and its CPU is counted as that endpoint's PostgreSQL time."""
+        """The state of a contest under way: its board built (as the first display or
+        result builds it; else the first submits of the run rebuild it, and the ones
+        racing them are left for the catch-up), and VACUUM ANALYZE after the bulk inserts
+        (else autovacuum does it during the first endpoint's run, and its CPU is counted
+        as that endpoint's PostgreSQL time)."""
         from sqlalchemy import create_engine, text
 
+        from quiz import leaderboard
+        from quiz.clock import utcnow
         from quiz.config import normalise_database_url
+        from quiz.contest.rules import current_contest
+        from quiz.extensions import db
+
+        with self._app().app_context():
+            leaderboard.rebuild(db.session, current_contest(db.session, utcnow()))
+            db.session.remove()
 
         url = normalise_database_url(self.database_url)
         if not url.startswith("postgresql"):

@@ -150,7 +150,11 @@ def commit(session) -> None:
 # session each paid a pool checkout with its ping, BEGIN and COMMIT besides its own
 # statements: six round trips for one save. The direct pool holds autocommit connections
 # without the ping, so a save is one statement and one round trip, and a submit one
-# message of two PREPAREd statements (direct_script). A connection found dead (the database restarted) empties the
+# message of two PREPAREd statements (direct_script). Saves and submits that arrive
+# while another batch of their process is in flight go together in the next one
+# (save_by_token, submit_by_token): one statement or message, one commit. The direct
+# connections hold PREPAREd statements: a connection pooler between the app and
+# PostgreSQL must pool by session, not by transaction. A connection found dead (the database restarted) empties the
 # pool and the call runs once more on a fresh one: every caller here is safe to repeat
 # (a save writes the same value again; a repeated submit finds its attempt finished).
 
