@@ -49,9 +49,6 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", connection.limiter_storage_uri())
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-    # X-RateLimit-* on every limited response costs two Redis round trips each (a save's
-    # whole cost again); a 429 still says Retry-After (web/errors.py).
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     db.init_app(app)
     app.teardown_appcontext(close_session_safely)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))

@@ -70,6 +70,9 @@ class Config:
         # Origins (CSP frame-ancestors syntax) allowed to frame /display pages.
         self.DISPLAY_FRAME_ANCESTORS = env.get("DISPLAY_FRAME_ANCESTORS", "'none'")
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        # X-RateLimit-* on every limited response cost two Redis round trips each (as much
+        # as the save itself); a 429 says Retry-After either way (web/errors.py).
+        self.RATELIMIT_HEADERS_ENABLED = _bool("RATELIMIT_HEADERS_ENABLED", False)
         # A Redis hiccup between counting and deducting must not turn into a 500 (limits fall back to memory).
         self.RATELIMIT_SWALLOW_ERRORS = True
         # Anti-automation budgets (Flask-Limiter syntax); see docs/security.md. Failures only for logins.
