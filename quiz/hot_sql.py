@@ -56,11 +56,9 @@ class Statement:
             pg = pg.replace(f" IN :{name}", f" = ANY(:{name})")
         self.pg_sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", pg)
         self.json_params = tuple(name for name, type_ in types.items() if type_ is JSON)
-        self.prepared_name = None
 
     def prepare_as(self, name: str) -> "Statement":
         """Name this statement for the direct pool's server-side PREPARE (see direct_script)."""
-        self.prepared_name = name
         params = []
 
         def positional(match):
@@ -154,9 +152,10 @@ def commit(session) -> None:
 # while another batch of their process is in flight go together in the next one
 # (save_by_token, submit_by_token): one statement or message, one commit. The direct
 # connections hold PREPAREd statements: a connection pooler between the app and
-# PostgreSQL must pool by session, not by transaction. A connection found dead (the database restarted) empties the
-# pool and the call runs once more on a fresh one: every caller here is safe to repeat
-# (a save writes the same value again; a repeated submit finds its attempt finished).
+# PostgreSQL must pool by session, not by transaction. A connection found dead (the
+# database restarted) empties the pool and the call runs once more on a fresh one: every
+# caller here is safe to repeat (a save writes the same value again; a repeated submit
+# finds its attempt finished).
 
 _DIRECT_KEY = "quiz.direct_engine"
 _direct_lock = threading.Lock()
@@ -280,7 +279,9 @@ def _batcher(engine, kind: str, run_batch, max_batch: int) -> Batcher:
         with _batchers_lock:
             of_engine = _batchers.setdefault(engine, {})
             if kind not in of_engine:
-                of_engine[kind] = Batcher(lambda items: run_batch(engine, items), max_batch)
+                # A weak reference: a Batcher holding its engine would keep its own key alive.
+                engine_ref = weakref.ref(engine)
+                of_engine[kind] = Batcher(lambda items: run_batch(engine_ref(), items), max_batch)
     return of_engine[kind]
 
 
@@ -301,13 +302,12 @@ def submit_batch(engine, submits: list[dict]) -> list:
     """submit_by_token's pair for each submit, in one transaction (claims in ascending
     attempt id); a submit that failed alone gets its exception in its place."""
     if len(submits) == 1:
-        return [tuple(direct_script(engine, _submit_steps(submits[0])))]
+        return [_submit_one(engine, submits[0])]
     order = sorted(range(len(submits)), key=lambda i: submits[i]["attempt_id"])
     try:
         rows = direct_script(engine, [step for i in order for step in _submit_steps(submits[i])])
     except sqlalchemy.exc.DBAPIError:
-        log.warning("a batch of %d submits failed; submitting them one by one", len(submits), exc_info=True)
-        return [_submit_alone(engine, s) for s in submits]
+        return _one_by_one(engine, _submit_one, submits, "submits")
     results = [None] * len(submits)
     for k, i in enumerate(order):
         results[i] = (rows[2 * k], rows[2 * k + 1])
@@ -318,18 +318,15 @@ def _submit_steps(values: dict) -> list:
     return [(CLAIM_BY_TOKEN, values), (GRADE, {"attempt_id": values["attempt_id"]})]
 
 
-def _submit_alone(engine, values: dict):
-    try:
-        return tuple(direct_script(engine, _submit_steps(values)))
-    except sqlalchemy.exc.DBAPIError as exc:
-        return exc
+def _submit_one(engine, values: dict) -> tuple[list, list]:
+    return tuple(direct_script(engine, _submit_steps(values)))
 
 
 def save_batch(engine, saves: list[dict]) -> list:
     """SAVE_BY_TOKEN's row for each save, as one statement (SAVE_BATCH_BY_TOKEN) when there
     are several; a save that failed alone gets its exception in its place."""
     if len(saves) == 1:
-        return [direct_rows(engine, SAVE_BY_TOKEN, saves[0])[0]]
+        return [_save_one(engine, saves[0])]
     try:
         return direct_rows(engine, SAVE_BATCH_BY_TOKEN, {
             "token_hashes": [s["token_hash"] for s in saves], "attempt_ids": [s["attempt_id"] for s in saves],
@@ -337,17 +334,24 @@ def save_batch(engine, saves: list[dict]) -> list:
             "nows": [s["now"] for s in saves], "cutoffs": [s["cutoff"] for s in saves],
         })
     except sqlalchemy.exc.DBAPIError:
-        # One save's trouble (a deadlock with another batch, say) must not fail the others:
-        # each runs alone and gets its own outcome.
-        log.warning("a batch of %d saves failed; saving them one by one", len(saves), exc_info=True)
-        return [_save_alone(engine, s) for s in saves]
+        return _one_by_one(engine, _save_one, saves, "saves")
 
 
-def _save_alone(engine, values: dict):
-    try:
-        return direct_rows(engine, SAVE_BY_TOKEN, values)[0]
-    except sqlalchemy.exc.DBAPIError as exc:
-        return exc
+def _save_one(engine, values: dict):
+    return direct_rows(engine, SAVE_BY_TOKEN, values)[0]
+
+
+def _one_by_one(engine, run_one, items: list[dict], what: str) -> list:
+    """After a failed batch: one item's trouble (a deadlock with another batch, say) must
+    not fail the others, so each runs alone and gets its own outcome or exception."""
+    log.warning("a batch of %d %s failed; running them one by one", len(items), what, exc_info=True)
+    results = []
+    for values in items:
+        try:
+            results.append(run_one(engine, values))
+        except sqlalchemy.exc.DBAPIError as exc:
+            results.append(exc)
+    return results
 
 
 # ---- who is asking (every API request) ----------------------------------------

@@ -386,15 +386,10 @@ def grade(item) -> bool:
 
 
 def _paper(session, attempt_id: int) -> list[PaperItem]:
-    return _paper_items(hot_sql.run(session, hot_sql.PAPER, {"attempt_id": attempt_id}))
-
-
-def _paper_items(rows) -> list[PaperItem]:
-    """PaperItems from rows of PAPER's columns (a row without id is none)."""
     return [
         PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
                   PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation))
-        for row in rows if row.id is not None
+        for row in hot_sql.run(session, hot_sql.PAPER, {"attempt_id": attempt_id})
     ]
 
 
@@ -460,9 +455,10 @@ def submit_by_token(engine, session, token: str, attempt_id, now: datetime,
     totals = paper[0]
     graded = Graded(**head, score=totals.score, max_score=totals.max_score, correct_count=totals.correct_count,
                     time_used_ms=int(totals.time_used_ms))
-    questions = _questions(engine, {row.question_id for row in paper if row.id is not None})
+    verdicts = [row for row in paper if row.id is not None]  # GRADE's totals row alone: no items
+    questions = _questions(engine, {row.question_id for row in verdicts})
     graded.items = [PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
-                              questions[row.question_id]) for row in paper if row.id is not None]
+                              questions[row.question_id]) for row in verdicts]
     tell_leaderboard(session, graded, holder, contest)
     return graded, holder
 
@@ -475,9 +471,7 @@ QUESTION_CACHE_MAX = 20_000
 
 
 def _questions(engine, ids: set[int]) -> dict[int, PaperQuestion]:
-    known = _question_cache.get(engine)
-    if known is None:
-        known = _question_cache.setdefault(engine, {})
+    known = _question_cache.setdefault(engine, {})
     missing = [i for i in ids if i not in known]
     if missing:
         if len(known) + len(missing) > QUESTION_CACHE_MAX:
