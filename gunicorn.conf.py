@@ -57,14 +57,23 @@ def _instance_path() -> str:
 
 
 def on_starting(server):
-    """Start the embedded Redis in the master, before forking, so every worker shares it."""
+    """Start the embedded Redis and PostgreSQL in the master, before forking, so every worker
+    shares them; the master owns them and stops them in on_exit."""
     if not os.environ.get("REDIS_URL"):
         from quiz import embedded_redis
 
         embedded_redis.ensure_running(_instance_path())
+    if not os.environ.get("DATABASE_URL"):
+        from quiz.db import embedded_postgres
+
+        embedded_postgres.ensure_running(_instance_path())
 
 
 def on_exit(server):
+    if not os.environ.get("DATABASE_URL"):
+        from quiz.db import embedded_postgres
+
+        embedded_postgres.stop(_instance_path())
     if not os.environ.get("REDIS_URL"):
         from quiz import embedded_redis
 

@@ -115,8 +115,9 @@ def fill(app, slug: str, have: int, want: int) -> None:
     """Add synthetic members have..want-1 with the leaderboard's own keys and encoding."""
     from quiz import leaderboard
     from quiz.accounts import mask_name
-    from quiz.extensions import db, redis_client
+    from quiz.extensions import db
     from quiz.models import Contest
+    from quiz.redis_connection import redis_client
 
     rng = random.Random(have)
     with app.app_context():

@@ -92,8 +92,6 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        # SQLite cannot ALTER most things: batch mode recreates tables instead.
-        conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -5,7 +5,13 @@ import orjson
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
+from quiz import auth, cli
 from quiz.config import Config
+from quiz.db import embedded_postgres
+from quiz.db.session import close_session_safely
+from quiz.extensions import csrf, db, limiter, login_manager, migrate
+from quiz.redis_connection import RedisConnection
+from quiz.web import admin, api, citizen, display, errors, security
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -40,16 +46,13 @@ def create_app(config=None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from quiz import auth
-    from quiz.extensions import close_session_safely, csrf, db, limiter, login_manager, migrate
-    from quiz.redis_connection import RedisConnection
-
     connection = RedisConnection(app.config["REDIS_URL"], app.instance_path)
     app.extensions["quiz_redis"] = connection
     app.config.setdefault("RATELIMIT_STORAGE_URI", connection.limiter_storage_uri())
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     db.init_app(app)
+    embedded_postgres.init_app(app)
     app.teardown_appcontext(close_session_safely)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     login_manager.init_app(app)
@@ -59,9 +62,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from quiz.web import admin, api, citizen, display, errors, security
-
     security.init_app(app)
+    security.limit_blueprints(citizen.bp, api.bp)
     errors.init_app(app)
     app.register_blueprint(citizen.bp)
     app.register_blueprint(api.bp)
@@ -70,6 +72,4 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from quiz import cli
-
     cli.init_app(app)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from quiz import hot_sql
+from quiz.db import direct
 from quiz.models import ROLE_CITIZEN, ROLE_CITY, ROLE_DISTRICT, ApiToken, User
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -133,15 +133,37 @@ class TokenHolder:
     role: str
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who asks for an attempt's work, as its statements check it: a signed-in user's id
+    (cookie pages, CLI, finalizer), or a bearer token (API), checked in the same statement."""
+    user_id: int | None = None
+    token_hash: str | None = None
+
+    @classmethod
+    def of(cls, user) -> "Caller":
+        """A Caller as is, else the caller of a User or TokenHolder."""
+        return user if isinstance(user, Caller) else cls(user_id=user.id)
+
+    @classmethod
+    def bearer(cls, token: str) -> "Caller":
+        return cls(token_hash=token_digest(token))
+
+
+def token_user_sql(token_hash: str, now: str) -> str:
+    """The token rule, as SQL: the user id of the token whose digest is `token_hash` if it
+    has not expired at `now` (NULL otherwise). Every statement that checks a token embeds it."""
+    return f"(SELECT t.user_id FROM api_tokens t WHERE t.token_hash = {token_hash} AND t.expires_at > {now})"
+
+
+TOKEN_HOLDER = direct.Statement(
+    f"SELECT id, name, district, role FROM users WHERE id = {token_user_sql(':token_hash', ':now')}"
+)
+
+
 def token_holder(session, token: str, now: datetime) -> TokenHolder | None:
     """The holder of an unexpired token, in one statement: every API request pays for it."""
-    values = {"token_hash": token_digest(token), "now": now}
-    direct = hot_sql.direct_engine()
-    if direct is not None:  # PostgreSQL: one round trip, no transaction of the session's
-        rows = hot_sql.direct_rows(direct, hot_sql.TOKEN_IDENTITY, values)
-        row = rows[0] if rows else None
-    else:
-        row = hot_sql.first(session, hot_sql.TOKEN_IDENTITY, values)
+    row = direct.first(direct.pool_of(session.get_bind()), TOKEN_HOLDER, {"token_hash": token_digest(token), "now": now})
     return TokenHolder(*row) if row is not None else None
 
 

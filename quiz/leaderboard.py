@@ -42,8 +42,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from quiz.accounts import mask_name
-from quiz.extensions import db, redis_client
+from quiz.extensions import db
 from quiz.models import ATTEMPT_ACTIVE, Attempt, Contest, User
+from quiz.redis_connection import redis_client
 
 log = logging.getLogger(__name__)
 

@@ -135,7 +135,6 @@ class Attempt(db.Model):
             "user_id",
             "contest_id",
             unique=True,
-            sqlite_where=text("status = 'active' AND practice = 0"),
             postgresql_where=text("status = 'active' AND NOT practice"),
         ),
         Index("attempts_by_contest_status", "contest_id", "status"),

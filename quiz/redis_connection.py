@@ -3,10 +3,20 @@
 Timeouts are short on purpose: Redis holds only derived data, so a slow or
 missing Redis must degrade a request quickly instead of hanging it.
 """
+import logging
+
 import redis
+from flask import current_app
 from redis.cluster import RedisCluster
 
 from quiz import embedded_redis
+
+log = logging.getLogger(__name__)
+
+
+def redis_client():
+    """The one Redis client of the current app (created on first use)."""
+    return current_app.extensions["quiz_redis"].client()
 
 
 class RedisConnection:

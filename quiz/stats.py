@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Float, Text, and_, case, cast, func, select
 
-from quiz.clock import SHANGHAI, local, local_day
+from quiz.clock import local, local_day
 from quiz.models import ATTEMPT_ACTIVE, Attempt, AttemptQuestion, Contest, Question, User
 
 MIN_ANSWERS = 30  # below this a question's figures are too noisy to show
@@ -274,17 +274,7 @@ def _add_mean_seconds(session, where, figures: dict) -> None:
         .join(Attempt, Attempt.id == AttemptQuestion.attempt_id).join(User, User.id == Attempt.user_id)
         .where(where, AttemptQuestion.saved_at.is_not(None))
     ).subquery()
-    seconds = _seconds_between(session, gaps.c.previous, gaps.c.saved_at)
+    seconds = func.extract("epoch", gaps.c.saved_at - gaps.c.previous)
     for question_id, mean in session.execute(select(gaps.c.question_id, func.avg(seconds)).group_by(gaps.c.question_id)):
         if question_id in figures and mean is not None:
             figures[question_id].mean_seconds = float(mean)
-
-
-def _seconds_between(session, earlier, later):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-
-
-def local_hour_label(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%m-%d %H:00")

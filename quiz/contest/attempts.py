@@ -4,19 +4,23 @@ Every function takes the session, the citizen and `now` explicitly, so the
 rules are tested with a clock instead of sleeping. SQL is committed first;
 the leaderboard is told afterwards, in `tell_leaderboard` only.
 """
+import logging
 import random
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from quiz import hot_sql, leaderboard
-from quiz.accounts import TokenHolder, token_digest
+from quiz import leaderboard
+from quiz.accounts import Caller, TokenHolder, storable, token_digest
 from quiz.bank.importer import latest_bank
 from quiz.clock import local_day
+from quiz.contest import attempt_sql
+from quiz.contest.attempt_sql import DISPLAY_KEYS
 from quiz.contest.definition import question_points, row_matches
 from quiz.contest.errors import (
     AttemptNotFound,
@@ -26,8 +30,11 @@ from quiz.contest.errors import (
     DailyLimitReached,
     DeadlinePassed,
     InvalidAnswer,
+    NotSignedIn,
 )
 from quiz.contest.rules import OPEN, UPCOMING, phase
+from quiz.db import direct
+from quiz.db.batching import batcher_for
 from quiz.models import (
     ATTEMPT_ACTIVE,
     Attempt,
@@ -37,8 +44,8 @@ from quiz.models import (
     User,
 )
 
-GRACE = timedelta(seconds=2)  # network grace after the deadline for saves
-DISPLAY_KEYS = "ABCDEFGH"
+log = logging.getLogger(__name__)
+GRACE = timedelta(seconds=2)  # network grace after the deadline for saves and hand-ins
 
 
 def display_options(item: AttemptQuestion) -> list[dict]:
@@ -54,21 +61,6 @@ def to_display(item: AttemptQuestion, bank_keys) -> list[str]:
     return sorted(position[k] for k in bank_keys or [] if k in position)
 
 
-def to_bank_keys(item_type: str, option_order: list, display_choices) -> list[str]:
-    if not isinstance(display_choices, list) or not all(isinstance(c, str) for c in display_choices):
-        raise InvalidAnswer("choices must be a list of option keys")
-    if item_type == "judge":
-        if len(display_choices) != 1 or display_choices[0] not in ("true", "false"):
-            raise InvalidAnswer('a judge answer is ["true"] or ["false"]')
-        return list(display_choices)
-    keys = DISPLAY_KEYS[: len(option_order)]
-    if any(c not in keys for c in display_choices) or len(set(display_choices)) != len(display_choices):
-        raise InvalidAnswer(f"choices must be option keys among {', '.join(keys)}")
-    if item_type == "single" and len(display_choices) > 1:
-        raise InvalidAnswer("a single-choice question takes one key")
-    return sorted(option_order[keys.index(c)] for c in display_choices)
-
-
 # ---- starting -------------------------------------------------------------
 
 def active_attempt(session, user: User, contest: Contest, practice: bool = False) -> Attempt | None:
@@ -80,26 +72,40 @@ def active_attempt(session, user: User, contest: Contest, practice: bool = False
     )
 
 
-def attempt_counts(session, user, contest: Contest, now: datetime) -> tuple[int, int]:
-    """(attempts started today in Asia/Shanghai, attempts started in total); practice excluded."""
-    return _today_and_total(hot_sql.run(session, hot_sql.ATTEMPTS_BY_DAY,
-                                        {"user_id": user.id, "contest_id": contest.id}), now)
+@dataclass(frozen=True)
+class Allowance:
+    """A citizen's timed attempts in a contest: started today (Asia/Shanghai calendar day)
+    and in total, practice excluded, and how many more they may start today and in all."""
+    today: int
+    total: int
+    left_today: int
+    left_total: int
 
 
-def _today_and_total(day_counts, now: datetime) -> tuple[int, int]:
-    today = local_day(now)
-    return sum(n for day, n in day_counts if day == today), sum(n for _, n in day_counts)
+def allowance(contest: Contest, day_counts, now: datetime) -> Allowance:
+    """The Allowance from [(day, attempts started that day), ...]: the one attempts-left rule."""
+    day = local_day(now)
+    today = sum(n for d, n in day_counts if d == day)
+    total = sum(n for _, n in day_counts)
+    left_total = max(0, contest.max_attempts - total)
+    return Allowance(today, total, min(max(0, contest.attempts_per_day - today), left_total), left_total)
 
 
-def holder_and_counts(engine, token: str, contest: Contest, now: datetime) -> tuple[TokenHolder, int, int] | None:
-    """(holder, attempts today, attempts in total) of an unexpired token in one statement on
-    the direct pool (PostgreSQL), or None for an unknown or expired token."""
-    rows = hot_sql.direct_rows(engine, hot_sql.HOLDER_ATTEMPTS_BY_DAY, {
+def attempt_allowance(session, user, contest: Contest, now: datetime) -> Allowance:
+    rows = direct.rows(direct.pool_of(session.get_bind()), attempt_sql.ATTEMPTS_BY_DAY,
+                       {"user_id": user.id, "contest_id": contest.id})
+    return allowance(contest, [(row.day, row.n) for row in rows], now)
+
+
+def holder_allowance(session, token: str, contest: Contest, now: datetime) -> tuple[TokenHolder, Allowance] | None:
+    """(holder, Allowance) of an unexpired token in one statement, or None for an unknown or
+    expired token (GET /api/v1/me)."""
+    rows = direct.rows(direct.pool_of(session.get_bind()), attempt_sql.HOLDER_ATTEMPTS_BY_DAY, {
         "token_hash": token_digest(token), "now": now, "contest_id": contest.id})
     if not rows:
         return None
-    today, total = _today_and_total([(row.day, row.n) for row in rows if row.day is not None], now)
-    return TokenHolder(rows[0].id, rows[0].name, rows[0].district, rows[0].role), today, total
+    holder = TokenHolder(rows[0].id, rows[0].name, rows[0].district, rows[0].role)
+    return holder, allowance(contest, [(row.day, row.n) for row in rows if row.day is not None], now)
 
 
 def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
@@ -132,10 +138,10 @@ def start_blocker(session, user: User, contest: Contest, now: datetime) -> Conte
     if state != OPEN:
         when = "尚未开始" if state == UPCOMING else "已经结束"
         return ContestClosed(f"竞赛{when}，现在不能答题。")
-    today, total = attempt_counts(session, user, contest, now)
-    if total >= contest.max_attempts:
+    counts = attempt_allowance(session, user, contest, now)
+    if counts.left_total == 0:
         return AttemptsExhausted(f"您已用完全部 {contest.max_attempts} 次答题机会。")
-    if today >= contest.attempts_per_day:
+    if counts.left_today == 0:
         return DailyLimitReached(f"今天的 {contest.attempts_per_day} 次答题机会已用完，请明天再来。")
     return None
 
@@ -209,6 +215,8 @@ def draw_paper(pool: list, rows: list, count: int, seen: set, rng: random.Random
 # ---- answering ------------------------------------------------------------
 
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger number would be a database error, not "not found"
+MAX_CHOICES = 64  # shape bounds of a choices list; which keys are allowed is SAVE's rule
+MAX_CHOICE_LENGTH = 32
 
 
 def is_attempt_id(attempt_id) -> bool:
@@ -227,6 +235,12 @@ def _attempt_id(attempt_id) -> int:
     if not 1 <= value <= MAX_ID:
         raise AttemptNotFound("没有这次答题记录。")
     return value
+
+
+def cutoff(now: datetime) -> datetime:
+    """An attempt is late at `now` when its deadline is before cutoff(now): the deadline
+    plus GRACE, for the network. Every statement that asks compares with this."""
+    return now - GRACE
 
 
 def get_attempt(session, user: User, attempt_id) -> Attempt:
@@ -248,93 +262,104 @@ def _load_whole(session, attempt_id: int) -> Attempt | None:
     )
 
 
+def _choices_json(display_choices) -> str:
+    """The choices as SAVE takes them (a JSON array text). Only the shape is checked here:
+    a list of short strings; whether they are keys of the question is SAVE's rule."""
+    if not isinstance(display_choices, list) or len(display_choices) > MAX_CHOICES or not all(
+            isinstance(c, str) and len(c) <= MAX_CHOICE_LENGTH and storable(c) for c in display_choices):
+        raise InvalidAnswer("choices must be a list of option keys")
+    return orjson.dumps(display_choices).decode()
+
+
+def _save_row(caller: Caller, attempt_id: int, qid, display_choices, now: datetime) -> dict:
+    if not isinstance(qid, str) or len(qid) > 100 or not storable(qid):
+        raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
+    return {"user_id": caller.user_id, "token_hash": caller.token_hash, "attempt_id": attempt_id, "qid": qid,
+            "display": _choices_json(display_choices), "now": now, "cutoff": cutoff(now)}
+
+
+def _save_values(saves: list[dict], all_or_none: bool = False) -> dict:
+    return {"all_or_none": all_or_none, "user_ids": [s["user_id"] for s in saves], "token_hashes": [s["token_hash"] for s in saves],
+            "attempt_ids": [s["attempt_id"] for s in saves], "qids": [s["qid"] for s in saves],
+            "displays": [s["display"] for s in saves], "nows": [s["now"] for s in saves],
+            "cutoffs": [s["cutoff"] for s in saves]}
+
+
+def _refusal(row, qid: str) -> Exception:
+    """The error for a SAVE verdict other than saved."""
+    if row.verdict == "unauthorized":
+        return NotSignedIn("需要有效的访问令牌。")
+    if row.verdict == "not_found":
+        return AttemptNotFound("没有这次答题记录。")
+    if row.verdict == "finished":
+        return DeadlinePassed("这次答题已经交卷，不能再修改答案。")
+    if row.verdict == "late":
+        return DeadlinePassed("答题时间已到，答案未保存。")
+    if row.verdict == "no_question":
+        return InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
+    if row.verdict == "not_judge":
+        return InvalidAnswer('a judge answer is ["true"] or ["false"]')
+    if row.verdict == "one_key":
+        return InvalidAnswer("a single-choice question takes one key")
+    return InvalidAnswer(f"choices must be option keys among {', '.join(DISPLAY_KEYS[:row.option_count or 0])}")
+
+
 def save_answer(session, user, attempt_id, qid: str, display_choices, now: datetime) -> None:
-    """Save one answer (last save wins) until the deadline plus the grace."""
-    save_answers(session, user, attempt_id, {qid: display_choices}, now)
+    """Save one answer (last save wins) while the attempt is active and not late.
+
+    `user` is a User, a TokenHolder or a Caller (a bearer token is checked by the save
+    itself). Saves that arrive while another batch of this process is at the database go
+    with the next batch: one statement and one commit for all of them, each with its own
+    verdict."""
+    save = _save_row(Caller.of(user), _attempt_id(attempt_id), qid, display_choices, now)
+    row = batcher_for(direct.pool_of(session.get_bind()), "save", _save_batch, SAVE_BATCH_MAX).call(save)
+    if row.verdict != "saved":
+        raise _refusal(row, qid)
 
 
 def save_answers(session, user, attempt_id, answers: dict, now: datetime) -> int:
-    """Save several answers {qid: display choices} in one transaction, all or none.
+    """Save several answers {qid: display choices} of one attempt in one transaction, all
+    or none (the page form without JavaScript sends every answer at once)."""
+    caller, attempt_id = Caller.of(user), _attempt_id(attempt_id)
+    saves = [_save_row(caller, attempt_id, qid, choices, now) for qid, choices in answers.items()]
+    if not saves:
+        return 0
 
-    `user` is a User or an accounts.TokenHolder (only its id is read). Accepted until
-    the deadline plus GRACE while the attempt is active. The attempt row is locked first
-    (PostgreSQL; SQLite serialises writers anyway) so a concurrent submit grades either
-    before this save (which is then refused) or after it.
-    """
-    attempt_id = _attempt_id(attempt_id)
+    rows = direct.rows(direct.pool_of(session.get_bind()), attempt_sql.SAVE, _save_values(saves, all_or_none=True))
+    for row, qid in zip(rows, answers, strict=True):
+        if row.verdict != "saved":
+            raise _refusal(row, qid)
+    return len(saves)
+
+
+SAVE_BATCH_MAX = 64
+SUBMIT_BATCH_MAX = 32
+
+
+def _save_batch(engine, saves: list[dict]) -> list:
     try:
-        found = hot_sql.run(session, hot_sql.SAVE_LOOKUP,
-                            {"attempt_id": attempt_id, "qids": [str(q) for q in answers]})
-        head = found[0] if found else None
-        if head is None or head.user_id != user.id:
-            raise AttemptNotFound("没有这次答题记录。")
-        if head.status != ATTEMPT_ACTIVE:
-            raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
-        if head.deadline is not None and now > head.deadline + GRACE:
-            raise DeadlinePassed("答题时间已到，答案未保存。")
-        rows = {row.qid: row for row in found if row.item_id is not None}
-        values = []
-        for qid, display_choices in answers.items():
-            row = rows.get(qid)
-            if row is None:
-                raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
-            values.append({"item_id": row.item_id, "attempt_id": attempt_id, "now": now,
-                           "choices": to_bank_keys(row.type, row.option_order, display_choices)})
-        if values:
-            hot_sql.run(session, hot_sql.SAVE_CHOICES, values)
-        hot_sql.commit(session)
-    except Exception:
-        session.rollback()  # release the row lock before the error travels up
-        raise
-    return len(values)
+        return direct.rows(engine, attempt_sql.SAVE, _save_values(saves))
+    except DBAPIError:
+        if len(saves) == 1:
+            raise
+        return _one_by_one(engine, lambda e, save: direct.rows(e, attempt_sql.SAVE, _save_values([save]))[0],
+                           saves, "saves")
 
 
-_PLAIN_KEYS = frozenset(DISPLAY_KEYS) | {"true", "false"}
+def _one_by_one(engine, run_one, items: list[dict], what: str) -> list:
+    """After a failed batch: one item's trouble (a deadlock with another batch, say) must
+    not fail the others, so each runs alone and gets its own outcome or exception."""
+    log.warning("a batch of %d %s failed; running them one by one", len(items), what, exc_info=True)
+    results = []
+    for values in items:
+        try:
+            results.append(run_one(engine, values))
+        except DBAPIError as exc:
+            results.append(exc)
+    return results
 
 
-def checkable_in_sql(display_choices) -> bool:
-    """Choices SAVE_BY_TOKEN checks by itself: distinct display keys, or true/false. Anything
-    else takes save_answer, whose to_bank_keys names the problem."""
-    return (isinstance(display_choices, list) and len(display_choices) <= len(DISPLAY_KEYS)
-            and all(isinstance(c, str) and c in _PLAIN_KEYS for c in display_choices)
-            and len(set(display_choices)) == len(display_choices))
-
-
-def save_answer_by_token(engine, token: str, attempt_id, qid: str, display_choices: list, now: datetime) -> bool:
-    """save_answer in one statement on the direct pool (PostgreSQL), checking the token too,
-    grouped with the saves that arrive meanwhile (hot_sql.save_by_token): False when the
-    token is unknown or expired. `display_choices` passed checkable_in_sql."""
-    row = hot_sql.save_by_token(engine, save_values(token, attempt_id, qid, display_choices, now))
-    return save_outcome(row, qid, display_choices, now)
-
-
-def save_values(token: str, attempt_id, qid: str, display_choices: list, now: datetime) -> dict:
-    """The parameters of SAVE_BY_TOKEN (one row of SAVE_BATCH_BY_TOKEN) for one save."""
-    return {"token_hash": token_digest(token), "now": now, "cutoff": now - GRACE,
-            "attempt_id": _attempt_id(attempt_id), "qid": str(qid), "display": display_choices}
-
-
-def save_outcome(row, qid: str, display_choices: list, now: datetime) -> bool:
-    """True when SAVE_BY_TOKEN's row says saved, False for an unknown or expired token; else
-    raises what save_answer would raise for the same save."""
-    if row.saved:
-        return True
-    if row.user_id is None:
-        return False
-    # Refused: the same checks in the same order as save_answers, to name what failed.
-    if row.status is None:
-        raise AttemptNotFound("没有这次答题记录。")
-    if row.status != ATTEMPT_ACTIVE:
-        raise DeadlinePassed("这次答题已经交卷，不能再修改答案。")
-    if row.deadline is not None and now > row.deadline + GRACE:
-        raise DeadlinePassed("答题时间已到，答案未保存。")
-    if row.item_id is None:
-        raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
-    to_bank_keys(row.type, row.option_order, display_choices)  # raises the precise InvalidAnswer
-    raise InvalidAnswer("choices were not accepted")  # pragma: no cover - the SQL and Python checks agree
-
-
-# ---- grading and submitting ---------------------------------------------
+# ---- handing in ---------------------------------------------------------
 
 @dataclass
 class PaperQuestion:
@@ -375,97 +400,86 @@ class Graded:
     correct_count: int | None = None
     time_used_ms: int | None = None
     items: list = field(default_factory=list)
+    holder: TokenHolder | None = None  # whose attempt: what the leaderboard records
     rank: dict | None = None  # set by tell_leaderboard when the board told it
 
     finished = True
 
 
-def grade(item) -> bool:
-    """Single and judge exact; multiple all-or-nothing."""
-    return bool(item.choices) and sorted(item.choices) == sorted(item.question.answer)
-
-
-def _paper(session, attempt_id: int) -> list[PaperItem]:
-    return [
-        PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
-                  PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation))
-        for row in hot_sql.run(session, hot_sql.PAPER, {"attempt_id": attempt_id})
-    ]
+_HEAD = ("id", "user_id", "contest_id", "practice", "status", "started_at", "deadline", "finished_at",
+         "auto_submitted", "question_count")
 
 
 def submit_attempt(session, user, attempt_id, now: datetime, auto: bool = False,
                    contest: Contest | None = None) -> Graded:
-    """Grade and finish the attempt in one transaction; repeating it returns the same result.
+    """Hand in: claim, grade and record the attempt in one transaction (CLAIM then GRADE),
+    then tell the leaderboard. Repeating it returns the same result.
 
-    `user` is a User or an accounts.TokenHolder (id, name and district are read);
-    `contest` saves a look-up when the caller already has the attempt's contest.
-    """
-    return _finish(session, user, _attempt_id(attempt_id), now, auto, contest)
-
-
-def _finish(session, user, attempt_id: int, now: datetime, auto: bool, contest: Contest | None = None) -> Graded:
-    try:
-        claimed = hot_sql.first(session, hot_sql.CLAIM, {
-            "attempt_id": attempt_id, "user_id": user.id, "auto": bool(auto), "now": now, "cutoff": now - GRACE,
-        })
-        if claimed is None:  # not theirs, not found, or already finished (maybe by a concurrent submit)
-            session.rollback()
-            graded = _already_finished(session, user, attempt_id)
-            tell_leaderboard(session, graded, user, contest)  # idempotent: repairs a board missed by a crash
-            return graded
-        graded = Graded(**claimed._asdict())
-        # Read after the claim: every save that got the row lock before it is in this snapshot.
-        graded.items = _paper(session, attempt_id)
-        for item in graded.items:
-            item.correct = grade(item)
-        graded.score = sum(item.points for item in graded.items if item.correct)
-        graded.max_score = sum(item.points for item in graded.items)
-        graded.correct_count = sum(1 for item in graded.items if item.correct)
-        graded.time_used_ms = max(0, (graded.finished_at - graded.started_at) // timedelta(milliseconds=1))
-        hot_sql.run(session, hot_sql.RECORD_SCORE, {
-            "attempt_id": attempt_id, "score": graded.score, "max_score": graded.max_score,
-            "correct_count": graded.correct_count, "time_used_ms": graded.time_used_ms,
-        })
-        if graded.items:
-            hot_sql.run(session, hot_sql.MARK_CORRECT, {
-                "attempt_id": attempt_id, "correct_ids": [item.id for item in graded.items if item.correct] or [0],
-            })
-        hot_sql.commit(session)
-    except Exception:
-        session.rollback()
-        raise
-    tell_leaderboard(session, graded, user, contest)
+    `user` is a User, a TokenHolder or a Caller; `auto` marks the finalizer's hand-in of an
+    abandoned attempt; `contest` saves a look-up when the caller has the attempt's contest.
+    Hand-ins that arrive while another batch of this process is at the database go with the
+    next batch (one message, one commit)."""
+    caller, attempt_id = Caller.of(user), _attempt_id(attempt_id)
+    engine = direct.pool_of(session.get_bind())
+    values = {"user_id": caller.user_id, "token_hash": caller.token_hash, "attempt_id": attempt_id,
+              "auto": bool(auto), "now": now, "cutoff": cutoff(now)}
+    claimed, paper = batcher_for(engine, "submit", _submit_batch, SUBMIT_BATCH_MAX).call(values)
+    if not claimed:  # a bad token, not theirs, or already finished (maybe by a concurrent submit)
+        graded = _already_finished(engine, values)
+    else:
+        head = claimed[0]
+        graded = Graded(**{name: getattr(head, name) for name in _HEAD},
+                        holder=TokenHolder(head.user_id, head.name, head.district, head.role))
+        totals = paper[0]
+        graded.score, graded.max_score, graded.correct_count = totals.score, totals.max_score, totals.correct_count
+        graded.time_used_ms = int(totals.time_used_ms)
+        graded.items = _items(engine, [row for row in paper if row.id is not None])  # totals alone: no items
+    tell_leaderboard(session, graded, contest)  # idempotent: a repeat repairs a board missed by a crash
     return graded
 
 
-def submit_by_token(engine, session, token: str, attempt_id, now: datetime,
-                    contest: Contest | None = None) -> tuple[Graded, TokenHolder] | None:
-    """submit_attempt on the direct pool (PostgreSQL): the token check, the claim and the
-    grading in one transaction and one round trip (grouped with the submits that arrive
-    meanwhile: hot_sql.submit_by_token), then the leaderboard. None when nothing was
-    claimed (bad token, not theirs, already finished): the caller then takes the session
-    path (api_token_holder, submit_attempt), which says which and repeats old results."""
-    attempt_id = _attempt_id(attempt_id)
-    claimed, paper = hot_sql.submit_by_token(engine, {
-        "token_hash": token_digest(token), "attempt_id": attempt_id, "auto": False, "now": now, "cutoff": now - GRACE})
-    if not claimed:
-        return None
-    head = claimed[0]._asdict()
-    holder = TokenHolder(head["user_id"], head.pop("name"), head.pop("district"), head.pop("role"))
-    totals = paper[0]
-    graded = Graded(**head, score=totals.score, max_score=totals.max_score, correct_count=totals.correct_count,
-                    time_used_ms=int(totals.time_used_ms))
-    verdicts = [row for row in paper if row.id is not None]  # GRADE's totals row alone: no items
+def _submit_steps(values: dict) -> list:
+    return [(attempt_sql.CLAIM, values), (attempt_sql.GRADE, {"attempt_id": values["attempt_id"]})]
+
+
+def _submit_batch(engine, submits: list[dict]) -> list:
+    """(CLAIM's rows, GRADE's rows) for each submit, in one transaction, claims in ascending
+    attempt id; after a failed batch each runs alone."""
+    order = sorted(range(len(submits)), key=lambda i: submits[i]["attempt_id"])
+    try:
+        rows = direct.script(engine, [step for i in order for step in _submit_steps(submits[i])])
+    except DBAPIError:
+        if len(submits) == 1:
+            raise
+        return _one_by_one(engine, lambda e, values: tuple(direct.script(e, _submit_steps(values))),
+                           submits, "submits")
+    results = [None] * len(submits)
+    for k, i in enumerate(order):
+        results[i] = (rows[2 * k], rows[2 * k + 1])
+    return results
+
+
+def _already_finished(engine, values: dict) -> Graded:
+    head = direct.first(engine, attempt_sql.FINISHED, values)
+    if head.caller_id is None:
+        raise NotSignedIn("需要有效的访问令牌。")
+    if head.id is None or head.status == ATTEMPT_ACTIVE:
+        raise AttemptNotFound("没有这次答题记录。")
+    graded = Graded(**{name: getattr(head, name) for name in _HEAD}, score=head.score, max_score=head.max_score,
+                    correct_count=head.correct_count, time_used_ms=head.time_used_ms,
+                    holder=TokenHolder(head.user_id, head.name, head.district, head.role))
+    graded.items = _items(engine, direct.rows(engine, attempt_sql.VERDICTS, {"attempt_id": head.id}))
+    return graded
+
+
+def _items(engine, verdicts: list) -> list[PaperItem]:
     questions = _questions(engine, {row.question_id for row in verdicts})
-    graded.items = [PaperItem(row.id, row.option_order, row.choices, row.correct, row.points,
-                              questions[row.question_id]) for row in verdicts]
-    tell_leaderboard(session, graded, holder, contest)
-    return graded, holder
+    return [PaperItem(row.id, row.option_order, row.choices, row.correct, row.points, questions[row.question_id])
+            for row in verdicts]
 
 
-# Per direct engine: question id -> PaperQuestion. Question rows are never changed once
-# imported (a new bank version adds rows), so what was read once stays right; a submit
-# then reads only its verdicts back, not twenty stems, option lists and explanations.
+# Per direct engine: question id -> PaperQuestion. Question rows never change once imported
+# (a new bank version adds rows), so a submit reads only its verdicts back.
 _question_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 QUESTION_CACHE_MAX = 20_000
 
@@ -475,21 +489,11 @@ def _questions(engine, ids: set[int]) -> dict[int, PaperQuestion]:
     missing = [i for i in ids if i not in known]
     if missing:
         if len(known) + len(missing) > QUESTION_CACHE_MAX:
-            known.clear()  # rare: a process that served more questions than any bank holds
+            known.clear()  # a process that served more questions than any bank holds
             missing = list(ids)
-        for row in hot_sql.direct_rows(engine, hot_sql.QUESTIONS_BY_ID, {"ids": missing}):
+        for row in direct.rows(engine, attempt_sql.QUESTIONS_BY_ID, {"ids": missing}):
             known[row.id] = PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation)
     return known
-
-
-def _already_finished(session, user, attempt_id: int) -> Graded:
-    head = hot_sql.first(session, hot_sql.FINISHED_HEAD, {"attempt_id": attempt_id})
-    if head is None or head.user_id != user.id or head.status == ATTEMPT_ACTIVE:
-        raise AttemptNotFound("没有这次答题记录。")
-    graded = Graded(**head._asdict())
-    graded.items = _paper(session, attempt_id)
-    hot_sql.commit(session)  # end the read transaction
-    return graded
 
 
 def contest_of(session, graded: Graded, known: Contest | None = None) -> Contest:
@@ -499,43 +503,56 @@ def contest_of(session, graded: Graded, known: Contest | None = None) -> Contest
     return session.get(Contest, graded.contest_id)
 
 
-def tell_leaderboard(session, graded: Graded, user, contest: Contest | None) -> None:
+def tell_leaderboard(session, graded: Graded, contest: Contest | None) -> None:
     """Record the attempt on the boards; graded.rank is then the citizen's {city, district}
     rank when the board could say it in the same call (else None: ask rank_or_none)."""
     if graded.practice:
         return
-    recorded, graded.rank = leaderboard.record_and_rank(contest_of(session, graded, contest), graded, user)
+    recorded, graded.rank = leaderboard.record_and_rank(contest_of(session, graded, contest), graded, graded.holder)
     if not recorded:
         # Redis is away: remember it in SQL so the catch-up adds it later.
-        hot_sql.run(session, hot_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
-        hot_sql.commit(session)
+        direct.rows(direct.pool_of(session.get_bind()), attempt_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
 
 
-def finalize_user_expired(session, user: User, now: datetime) -> int:
-    expired = session.scalars(
-        select(Attempt.id).where(Attempt.user_id == user.id, Attempt.status == ATTEMPT_ACTIVE,
-                                 Attempt.deadline.is_not(None), Attempt.deadline < now - GRACE)
-    ).all()
-    for attempt_id in expired:
-        _finish(session, user, attempt_id, now, auto=True)
-    return len(expired)
+def finalize_user_expired(session, user, now: datetime) -> int:
+    """Hand in the citizen's attempts whose time ran out (when they come back)."""
+    return _finalize(session, now, Caller.of(user).user_id)
 
 
 def finalize_expired(session, now: datetime, batch: int = 500) -> int:
-    """Finish every attempt whose deadline (plus grace) passed without a submit."""
+    """Hand in every attempt whose deadline (plus grace) passed without a submit."""
+    return _finalize(session, now, None, batch)
+
+
+def _finalize(session, now: datetime, user_id: int | None, batch: int = 500) -> int:
+    engine = direct.pool_of(session.get_bind())
     done = 0
     while True:
-        expired = session.execute(
-            select(Attempt.id, Attempt.user_id).where(
-                Attempt.status == ATTEMPT_ACTIVE, Attempt.deadline.is_not(None), Attempt.deadline < now - GRACE,
-            ).limit(batch)
-        ).all()
-        if not expired:
+        expired = direct.rows(engine, attempt_sql.EXPIRED, {"cutoff": cutoff(now), "user_id": user_id, "batch": batch})
+        for row in expired:
+            submit_attempt(session, Caller(user_id=row.user_id), row.id, now, auto=True)
+        done += len(expired)
+        if len(expired) < batch:
             return done
-        owners = {user.id: user for user in session.scalars(select(User).where(User.id.in_({r.user_id for r in expired})))}
-        for attempt_id, user_id in expired:
-            _finish(session, owners[user_id], attempt_id, now, auto=True)
-            done += 1
+
+
+def countdown_hand_in(attempt, asked: bool, now: datetime) -> bool:
+    """Whether a hand-in the page's countdown sent (`asked`) counts as automatic: only near
+    the deadline (5 s, for clock drift), so a citizen cannot mark their own submit as timed out."""
+    return asked and attempt.deadline is not None and (attempt.deadline - now).total_seconds() <= 5
+
+
+def recently_auto_submitted(session, user, contest: Contest, now: datetime) -> Attempt | None:
+    """The citizen's latest timed attempt if the system handed it in within the last hour:
+    the quiz page then shows its result instead of "no attempt running"."""
+    latest = session.scalar(
+        select(Attempt).where(Attempt.user_id == user.id, Attempt.contest_id == contest.id,
+                              Attempt.practice.is_(False)).order_by(Attempt.id.desc()).limit(1)
+    )
+    if latest is not None and latest.auto_submitted and latest.finished_at and \
+            (now - latest.finished_at).total_seconds() < 3600:
+        return latest
+    return None
 
 
 def seconds_left(attempt: Attempt, now: datetime) -> int | None:

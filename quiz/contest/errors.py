@@ -47,3 +47,9 @@ class InvalidAnswer(ContestError):
     def __init__(self, message: str, field: str = "choices"):
         super().__init__(message)
         self.field = field
+
+
+class NotSignedIn(ContestError):
+    """A bearer token that is unknown or expired (the API answers 401)."""
+    code = "unauthorized"
+    status = 401

@@ -6,7 +6,7 @@ from flask import jsonify, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from quiz.extensions import db
+from quiz.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,6 @@ def _limit_retry_after() -> int:
     """Seconds until the breached rate limit's window resets (its whole window when the
     limiter's storage can't say). Read only for a 429: the X-RateLimit-* headers on every
     limited response cost two more Redis round trips each, so they are off by default."""
-    from quiz.extensions import limiter
-
     breached = limiter.current_limit
     if breached is None:
         return 60

@@ -17,8 +17,9 @@ from wtforms.validators import InputRequired, Length
 
 from quiz import totp
 from quiz.auth import api_token_holder, bearer_token, citizen_login_required, mark_totp_passed, public, totp_passed
-from quiz.extensions import db, limiter, redis_client
+from quiz.extensions import db, limiter
 from quiz.models import ROLE_CITY, ROLE_DISTRICT
+from quiz.redis_connection import redis_client
 
 log = logging.getLogger(__name__)
 ACCESS_MARKS = {"public", "login", "organizer", "city"}
@@ -137,9 +138,10 @@ def init_app(app) -> None:
     app.after_request(security_headers)
     app.register_blueprint(bp)
 
-    from quiz.web import api, citizen
 
-    for blueprint in (citizen.bp, api.bp):
+def limit_blueprints(*blueprints) -> None:
+    """The attempt-start and answer-save budgets on the blueprints whose views take them."""
+    for blueprint in blueprints:
         for limit in _BLUEPRINT_LIMITS:
             limit(blueprint)
 

@@ -26,7 +26,8 @@ from quiz.bank.importer import import_bank
 from quiz.clock import utcnow
 from quiz.config import TestConfig
 from quiz.contest.definition import import_contest
-from quiz.extensions import db, dispose_engines
+from quiz.db.session import dispose_engines
+from quiz.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

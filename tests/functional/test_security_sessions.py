@@ -6,7 +6,8 @@ from flask import g
 
 from quiz import config as quiz_config
 from quiz import create_app
-from quiz.extensions import db, dispose_engines
+from quiz.db.session import dispose_engines
+from quiz.extensions import db
 from quiz.models import User
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -123,7 +123,8 @@ def test_practice_never_counts_toward_limits_or_the_board(contest, citizens, rng
         attempts.save_answer(db.session, citizen, practice.id, item.question.qid, right(item), DURING + timedelta(hours=3))
     done = attempts.submit_attempt(db.session, citizen, practice.id, DURING + timedelta(hours=3))
     assert done.score == done.max_score
-    assert attempts.attempt_counts(db.session, citizen, contest, DURING) == (0, 0)
+    counts = attempts.attempt_allowance(db.session, citizen, contest, DURING)
+    assert (counts.today, counts.total) == (0, 0)
     assert attempts.best_from_sql(db.session, citizen, contest) is None
     assert leaderboard.rank_or_none(contest, citizen) is None
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from quiz.batching import Batcher
+from quiz.db.batching import Batcher
 
 
 class SlowBatches:

@@ -1,13 +1,15 @@
+import contextlib
+
 from flask import Response, current_app, jsonify, request
 
-from quiz import hot_sql, leaderboard
-from quiz.accounts import AccountError, authenticate, issue_token, mask_name, register_citizen
+from quiz import leaderboard
+from quiz.accounts import AccountError, Caller, authenticate, issue_token, mask_name, register_citizen
 from quiz.auth import api_token_holder, api_user, bearer_token, public, totp_for_organizers
 from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
 from quiz.clock import iso, utcnow
 from quiz.contest import attempts as attempt_rules
-from quiz.contest.errors import ContestError, NoContest
+from quiz.contest.errors import ContestError, NoContest, NotSignedIn
 from quiz.contest.rules import current_contest
 from quiz.extensions import csrf, db
 from quiz.models import ROLE_CITY, Attempt
@@ -27,6 +29,8 @@ class ApiUnauthorized(Exception):
 
 @bp.errorhandler(ContestError)
 def contest_error(exc: ContestError):
+    if isinstance(exc, NotSignedIn):
+        return unauthorized(exc)
     extra = {"field": exc.field} if getattr(exc, "field", None) else {}
     return json_error(exc.status, exc.code, exc.message, **extra)
 
@@ -52,12 +56,24 @@ def require_user():
     return user
 
 
-def require_holder():
-    """The token's holder (id, name, district, role) without loading the User: the hot paths."""
-    holder = api_token_holder()
-    if holder is None:
+def bearer_caller() -> Caller:
+    """The bearer token as the attempt statements check it (in the same statement as the work)."""
+    token = bearer_token()
+    if token is None:
         raise ApiUnauthorized()
-    return holder
+    return Caller.bearer(token)
+
+
+@contextlib.contextmanager
+def unauthorized_first():
+    """A bad token answers 401 before any complaint about the request: the statements check
+    the token first, but a request refused before it reaches them is checked here."""
+    try:
+        yield
+    except ContestError as exc:
+        if not isinstance(exc, NotSignedIn) and api_token_holder() is None:
+            raise ApiUnauthorized() from None
+        raise
 
 
 def json_body() -> dict:
@@ -152,44 +168,25 @@ def start():
 @bp.put("/v1/attempts/<attempt_id>/answers/<question_id>")
 @public
 def save(attempt_id, question_id):
-    token = bearer_token()
-    if token is None:
-        raise ApiUnauthorized()
-    data = request.get_json(silent=True)
-    choices = data.get("choices") if isinstance(data, dict) else None
-    direct = hot_sql.direct_engine()
-    if direct is not None and attempt_rules.is_attempt_id(attempt_id) and attempt_rules.checkable_in_sql(choices):
-        # PostgreSQL: token, checks and save in one statement (the hot path at a city's peak).
-        if not attempt_rules.save_answer_by_token(direct, token, attempt_id, question_id, choices, utcnow()):
-            raise ApiUnauthorized()
-        return jsonify({"saved": True})
-    user = require_holder()
-    data = json_body()
-    if "choices" not in data:
-        raise attempt_rules.InvalidAnswer("choices is required")
-    attempt_rules.save_answer(db.session, user, attempt_id, question_id, data["choices"], utcnow())
+    """One statement checks the token and saves (the hot path at a city's peak)."""
+    caller = bearer_caller()
+    with unauthorized_first():
+        data = json_body()
+        if "choices" not in data:
+            raise attempt_rules.InvalidAnswer("choices is required")
+        attempt_rules.save_answer(db.session, caller, attempt_id, question_id, data["choices"], utcnow())
     return jsonify({"saved": True})
 
 
 @bp.post("/v1/attempts/<attempt_id>/submit")
 @public
 def submit(attempt_id):
-    token = bearer_token()
-    if token is None:
-        raise ApiUnauthorized()
     contest = current_contest_cached(db.session)
-    direct = hot_sql.direct_engine()
-    done = None
-    if direct is not None and attempt_rules.is_attempt_id(attempt_id):
-        # PostgreSQL: token, claim and grading in one transaction, one round trip.
-        done = attempt_rules.submit_by_token(direct, db.session, token, attempt_id, utcnow(), contest)
-    if done is not None:
-        graded, user = done
-    else:  # SQLite, or nothing claimed: the session path says why, or repeats the result
-        user = require_holder()
-        graded = attempt_rules.submit_attempt(db.session, user, attempt_id, utcnow(), contest=contest)
+    caller = bearer_caller()
+    with unauthorized_first():
+        graded = attempt_rules.submit_attempt(db.session, caller, attempt_id, utcnow(), contest=contest)
     rank = None if graded.practice else graded.rank or leaderboard.rank_or_none(
-        attempt_rules.contest_of(db.session, graded, contest), user)
+        attempt_rules.contest_of(db.session, graded, contest), graded.holder)
     return jsonify({"result": attempt_rules.result_payload(graded, rank)})
 
 
@@ -272,28 +269,24 @@ def districts():
 @public
 def me():
     now = utcnow()
-    direct, token = hot_sql.direct_engine(), bearer_token()
-    if direct is not None and token:  # PostgreSQL: holder and counts in one round trip
-        try:
-            c = board_contest()
-        except NoContest:
-            require_holder()  # a bad token is still a 401 first
-            raise
-        found = attempt_rules.holder_and_counts(direct, token, c, now)
-        if found is None:
-            raise ApiUnauthorized()
-        user, today, total = found
-    else:
-        user = require_holder()
-        c = board_contest()
-        today, total = attempt_rules.attempt_counts(db.session, user, c, now)
+    token = bearer_token()
+    if token is None:
+        raise ApiUnauthorized()
+    c = current_contest_cached(db.session)
+    if c is None:
+        if api_token_holder() is None:
+            raise ApiUnauthorized()  # a bad token is still a 401 first
+        raise NoContest("目前没有竞赛。")
+    found = attempt_rules.holder_allowance(db.session, token, c, now)
+    if found is None:
+        raise ApiUnauthorized()
+    user, counts = found
     leaderboard.catch_up(db.session, c)
     try:
         standing = leaderboard.standing(c, user)
     except leaderboard.Unavailable:  # the best still comes from SQL; the ranks need Redis
         standing = {"best": attempt_rules.best_from_sql(db.session, user, c), "rank": {"city": None, "district": None}}
-    left = max(0, min(c.attempts_per_day - today, c.max_attempts - total))
-    return jsonify({**standing, "attempts_today": today, "attempts_left_today": left})
+    return jsonify({**standing, "attempts_today": counts.today, "attempts_left_today": counts.left_today})
 
 
 # ---- organizers ----------------------------------------------------------------

@@ -128,8 +128,7 @@ def index():
         active = attempt_rules.active_attempt(db.session, current_user, contest)
         if active is None:
             blocker = attempt_rules.start_blocker(db.session, current_user, contest, now)
-        today, total = attempt_rules.attempt_counts(db.session, current_user, contest, now)
-        left_today = max(0, min(contest.attempts_per_day - today, contest.max_attempts - total))
+        left_today = attempt_rules.attempt_allowance(db.session, current_user, contest, now).left_today
     return render_template("citizen/index.html", contest=contest, phase=state, active=active, blocker=blocker,
                            left_today=left_today, form=ActionForm())
 
@@ -224,13 +223,9 @@ def quiz():
     contest = the_contest()
     attempt = attempt_rules.active_attempt(db.session, current_user, contest)
     if attempt is None:
-        latest = db.session.scalar(
-            select(Attempt).where(Attempt.user_id == current_user.id, Attempt.contest_id == contest.id,
-                                  Attempt.practice.is_(False)).order_by(Attempt.id.desc()).limit(1)
-        )
-        if latest is not None and latest.auto_submitted and latest.finished_at and \
-                (now - latest.finished_at).total_seconds() < 3600:
-            return redirect(url_for("citizen.result", attempt_id=latest.id))
+        handed_in = attempt_rules.recently_auto_submitted(db.session, current_user, contest, now)
+        if handed_in is not None:
+            return redirect(url_for("citizen.result", attempt_id=handed_in.id))
         flash("您当前没有进行中的答题。", "info")
         return redirect(url_for("citizen.index"))
     return render_paper("citizen/quiz.html", attempt, now, contest)
@@ -278,9 +273,7 @@ def save_form(attempt_id):
         except DeadlinePassed:
             late = True
     if hand_in or late:
-        # The countdown's own hand-in is honoured only near the deadline (clock drift aside).
-        auto = request.form.get("auto") == "1" and attempt.deadline is not None and \
-            (attempt.deadline - now).total_seconds() <= 5
+        auto = attempt_rules.countdown_hand_in(attempt, request.form.get("auto") == "1", now)
         attempt_rules.submit_attempt(db.session, current_user, attempt.id, now, auto=auto)
         if late:
             flash("答题时间已到，最后一次修改未能保存，已按截止前保存的答案交卷。", "error")
@@ -336,8 +329,7 @@ def me():
     if contest is not None:
         best = attempt_rules.best_from_sql(db.session, current_user, contest)
         rank = leaderboard.rank_or_none(contest, current_user) if best else None
-        today, total = attempt_rules.attempt_counts(db.session, current_user, contest, now)
-        left_today = max(0, min(contest.attempts_per_day - today, contest.max_attempts - total))
+        left_today = attempt_rules.attempt_allowance(db.session, current_user, contest, now).left_today
     return render_template("citizen/me.html", contest=contest, attempts=attempts, best=best, rank=rank,
                            left_today=left_today, district_names=contest.district_names() if contest else {})
 

@@ -1,6 +1,6 @@
-"""The PostgreSQL hot path (one statement per save, one pipelined transaction per submit)
-gives the citizen exactly what the session path gives: the same stored answers, the same
-refusals, the same grades; and it survives a dropped connection."""
+"""The attempt statements (quiz/contest/attempt_sql.py), reached by a bearer token and by
+a signed-in user alike: what they store, what they refuse and why, how they grade, in
+batches and under races; and the direct pool surviving a dropped connection."""
 import threading
 from datetime import timedelta
 
@@ -9,20 +9,47 @@ import sqlalchemy.exc
 from conftest import DURING
 from sqlalchemy import text
 
-from quiz import hot_sql, leaderboard
-from quiz.accounts import issue_token, token_digest
+from quiz import leaderboard
+from quiz.accounts import Caller, issue_token, token_digest
 from quiz.contest import attempts
-from quiz.contest.errors import AttemptNotFound, DeadlinePassed, InvalidAnswer
+from quiz.contest.errors import AttemptNotFound, DeadlinePassed, InvalidAnswer, NotSignedIn
+from quiz.db import direct as direct_db
 from quiz.extensions import db
 from quiz.models import Attempt, AttemptQuestion
 
 
+def bank_keys(item_type: str, option_order: list, shown: list) -> list[str]:
+    """Test oracle: the bank keys a valid displayed choice stands for."""
+    if item_type == "judge":
+        return list(shown)
+    return sorted(option_order[attempts.DISPLAY_KEYS.index(c)] for c in shown)
+
+
+def grade(item) -> bool:
+    """Test oracle of the grading rule: chosen keys equal the answer's, at least one chosen."""
+    return bool(item.choices) and sorted(item.choices) == sorted(item.question.answer)
+
+
 @pytest.fixture
 def direct(app):
-    engine = hot_sql.direct_engine()
-    if engine is None:
-        pytest.skip("the direct pool is PostgreSQL's (set TEST_DATABASE_URL)")
-    return engine
+    return direct_db.pool_of(db.engine)
+
+
+def save_by_token(token, attempt_id, qid, shown, now) -> bool:
+    """An API save: True when saved, False for a bad token, else the refusal is raised."""
+    try:
+        attempts.save_answer(db.session, Caller.bearer(token), attempt_id, qid, shown, now)
+    except NotSignedIn:
+        return False
+    return True
+
+
+def submit_by_token(token, attempt_id, now, contest):
+    """An API hand-in: the Graded attempt, or None for a bad token or someone else's attempt."""
+    try:
+        return attempts.submit_attempt(db.session, Caller.bearer(token), attempt_id, now, contest=contest)
+    except (NotSignedIn, AttemptNotFound):
+        return None
 
 
 @pytest.fixture
@@ -46,11 +73,11 @@ def test_each_question_type_stores_the_bank_keys_the_session_path_stores(direct,
         keys = attempts.DISPLAY_KEYS[:len(item.option_order)]
         shown = ["true"] if item.question.type == "judge" else [keys[-1]] if item.question.type == "single" \
             else [keys[2], keys[0]]
-        assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, now) is True
-        assert stored_choices(item.id) == attempts.to_bank_keys(item.question.type, item.option_order, shown)
+        assert save_by_token(token, attempt.id, item.question.qid, shown, now) is True
+        assert stored_choices(item.id) == bank_keys(item.question.type, item.option_order, shown)
         assert db.session.get(AttemptQuestion, item.id).saved_at == now
     first = next(item for item in attempt.items if item.question.type != "judge")
-    attempts.save_answer_by_token(direct, token, attempt.id, first.question.qid, [], now)
+    save_by_token(token, attempt.id, first.question.qid, [], now)
     assert stored_choices(first.id) == []  # cleared, not NULL
 
 
@@ -59,33 +86,35 @@ def test_refusals_name_the_same_problem_as_the_session_path(direct, player, citi
     now = DURING + timedelta(seconds=30)
     single = next(i for i in attempt.items if i.question.type == "single")
     judge = next(i for i in attempt.items if i.question.type == "judge")
-    save = attempts.save_answer_by_token
+    save = save_by_token
 
-    assert save(direct, "not-a-token", attempt.id, single.question.qid, ["A"], now) is False
+    assert save("not-a-token", attempt.id, single.question.qid, ["A"], now) is False
     with pytest.raises(InvalidAnswer) as refused:
-        save(direct, token, attempt.id, "no-such-question", ["A"], now)
+        save(token, attempt.id, "no-such-question", ["A"], now)
     assert refused.value.field == "question_id"
     for shown in (["A", "B"], ["true"], [attempts.DISPLAY_KEYS[len(single.option_order)]]):
         with pytest.raises(InvalidAnswer):
-            save(direct, token, attempt.id, single.question.qid, shown, now)
+            save(token, attempt.id, single.question.qid, shown, now)
     with pytest.raises(InvalidAnswer):
-        save(direct, token, attempt.id, judge.question.qid, ["A"], now)
+        save(token, attempt.id, judge.question.qid, ["A"], now)
     assert stored_choices(single.id) is None  # nothing refused was stored
 
     other = citizens.make()
     other_token, _ = issue_token(db.session, other, DURING, 86_400)
     with pytest.raises(AttemptNotFound):
-        save(direct, other_token, attempt.id, single.question.qid, ["A"], now)
+        save(other_token, attempt.id, single.question.qid, ["A"], now)
     with pytest.raises(DeadlinePassed):
-        save(direct, token, attempt.id, single.question.qid, ["A"], attempt.deadline + attempts.GRACE
+        save(token, attempt.id, single.question.qid, ["A"], attempt.deadline + attempts.GRACE
              + timedelta(milliseconds=1))
-    assert save(direct, token, attempt.id, single.question.qid, ["A"], attempt.deadline + attempts.GRACE) is True
+    assert save(token, attempt.id, single.question.qid, ["A"], attempt.deadline + attempts.GRACE) is True
 
-    assert attempts.submit_by_token(direct, db.session, other_token, attempt.id, now, contest) is None
-    assert attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest) is not None
+    assert submit_by_token(other_token, attempt.id, now, contest) is None
+    first = submit_by_token(token, attempt.id, now, contest)
     with pytest.raises(DeadlinePassed):
-        save(direct, token, attempt.id, single.question.qid, ["B"], now)
-    assert attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest) is None  # already done
+        save(token, attempt.id, single.question.qid, ["B"], now)
+    again = submit_by_token(token, attempt.id, now, contest)  # already done: the same result
+    assert (again.score, again.finished_at, [i.correct for i in again.items]) == \
+        (first.score, first.finished_at, [i.correct for i in first.items])
 
 
 def test_a_submit_grades_and_records_what_the_session_path_would(direct, player, contest, citizens, rng):
@@ -96,9 +125,10 @@ def test_a_submit_grades_and_records_what_the_session_path_would(direct, player,
         wrong = [k for k in attempts.DISPLAY_KEYS[:len(item.option_order)] if k not in right][:1] or ["false"]
         if item.question.type == "judge":
             wrong = ["false"] if right == ["true"] else ["true"]
-        attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, right if n % 3 else wrong, now)
+        save_by_token(token, attempt.id, item.question.qid, right if n % 3 else wrong, now)
     leaderboard.rebuild(db.session, contest)  # the board exists, as it does once a contest runs
-    graded, holder = attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest)
+    graded = submit_by_token(token, attempt.id, now, contest)
+    holder = graded.holder
 
     assert (holder.id, holder.name, holder.district) == (citizen.id, citizen.name, citizen.district)
     db.session.expire_all()
@@ -106,7 +136,7 @@ def test_a_submit_grades_and_records_what_the_session_path_would(direct, player,
     assert (row.status, row.auto_submitted, row.finished_at, row.time_used_ms) == ("submitted", False, now, 61_001)
     assert (row.score, row.max_score, row.correct_count) == (graded.score, graded.max_score, graded.correct_count)
     for item in row.items:  # the verdicts the Python grader gives
-        assert item.correct is attempts.grade(item)
+        assert item.correct is grade(item)
     assert graded.correct_count == sum(1 for n in range(len(row.items)) if n % 3)
     assert [item.question.qid for item in graded.items] == [item.question.qid for item in row.items]
     standing = leaderboard.standing(contest, citizen)
@@ -116,8 +146,7 @@ def test_a_submit_grades_and_records_what_the_session_path_would(direct, player,
 
 def test_a_late_submit_is_expired_at_the_deadline(direct, player, contest):
     citizen, token, attempt = player
-    graded, _ = attempts.submit_by_token(direct, db.session, token, attempt.id,
-                                         attempt.deadline + timedelta(minutes=3), contest)
+    graded = submit_by_token(token, attempt.id, attempt.deadline + timedelta(minutes=3), contest)
     assert (graded.status, graded.auto_submitted, graded.finished_at) == ("expired", True, attempt.deadline)
     assert graded.time_used_ms == contest.time_limit_s * 1000
 
@@ -136,7 +165,7 @@ def test_every_acknowledged_save_racing_a_submit_is_graded(app, direct, player, 
         with app.app_context():
             start.wait()
             try:
-                attempts.save_answer_by_token(direct, token, attempt.id, qid, shown, now)
+                save_by_token(token, attempt.id, qid, shown, now)
                 acknowledged[item_id] = shown
             except DeadlinePassed:
                 refused.add(item_id)
@@ -147,7 +176,7 @@ def test_every_acknowledged_save_racing_a_submit_is_graded(app, direct, player, 
     for thread in threads:
         thread.start()
     start.wait()
-    graded, _ = attempts.submit_by_token(direct, db.session, token, attempt.id, now, contest)
+    graded = submit_by_token(token, attempt.id, now, contest)
     for thread in threads:
         thread.join()
 
@@ -164,42 +193,43 @@ def test_a_dropped_connection_is_replaced_without_failing_the_request(direct, pl
     citizen, token, attempt = player
     item = attempt.items[0]
     shown = ["true"] if item.question.type == "judge" else ["A"]
-    assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
+    assert save_by_token(token, attempt.id, item.question.qid, shown, DURING)
     db.session.commit()
     killed = db.session.scalars(text(  # what a database restart does to every pooled connection
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
     db.session.commit()
     assert any(killed)  # the direct pool's connection was among them
-    assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
+    assert save_by_token(token, attempt.id, item.question.qid, shown, DURING)
 
 
 def test_a_database_error_surfaces_as_sqlalchemys_and_the_pool_stays_usable(direct, player):
     citizen, token, attempt = player
-    broken = hot_sql.Statement("SELECT id FROM no_such_table WHERE id = :id")
+    broken = direct_db.Statement("SELECT id FROM no_such_table WHERE id = :id")
     with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
-        hot_sql.direct_rows(direct, broken, {"id": 1})
+        direct_db.rows(direct, broken, {"id": 1})
     assert "[SQL: SELECT id FROM no_such_table" in str(raised.value)  # names the statement that failed
     item = attempt.items[0]
     shown = ["true"] if item.question.type == "judge" else ["A"]
-    assert attempts.save_answer_by_token(direct, token, attempt.id, item.question.qid, shown, DURING)
+    assert save_by_token(token, attempt.id, item.question.qid, shown, DURING)
 
 
-def test_me_counts_on_the_direct_pool_equal_the_session_path(direct, player, citizens, contest):
+def test_me_counts_by_token_equal_the_signed_in_counts(direct, player, citizens, contest):
     citizen, _, attempt = player
     token, _ = issue_token(db.session, citizen, DURING, 3 * 86_400)
     later = DURING + timedelta(days=1)
     for now in (DURING, later):
-        holder, today, total = attempts.holder_and_counts(direct, token, contest, now)
+        holder, counts = attempts.holder_allowance(db.session, token, contest, now)
         assert (holder.id, holder.district) == (citizen.id, citizen.district)
-        assert (today, total) == attempts.attempt_counts(db.session, citizen, contest, now)
-    assert attempts.holder_and_counts(direct, token, contest, later)[1:] == (0, 1)
+        assert counts == attempts.attempt_allowance(db.session, citizen, contest, now)
+    assert attempts.holder_allowance(db.session, token, contest, later)[1].today == 0
+    assert attempts.holder_allowance(db.session, token, contest, later)[1].total == 1
 
     newcomer = citizens.make()  # no attempt yet: still found, with nothing counted
     fresh, _ = issue_token(db.session, newcomer, DURING, 60)
-    assert attempts.holder_and_counts(direct, fresh, contest, DURING)[1:] == (0, 0)
-    assert attempts.holder_and_counts(direct, fresh, contest, DURING + timedelta(seconds=61)) is None  # expired
-    assert attempts.holder_and_counts(direct, "not-a-token", contest, DURING) is None
+    assert attempts.holder_allowance(db.session, fresh, contest, DURING)[1].total == 0
+    assert attempts.holder_allowance(db.session, fresh, contest, DURING + timedelta(seconds=61)) is None  # expired
+    assert attempts.holder_allowance(db.session, "not-a-token", contest, DURING) is None
 
 
 def test_a_batch_of_saves_gives_each_the_outcome_it_would_have_alone(direct, player, citizens, contest, rng, caplog):
@@ -210,7 +240,7 @@ def test_a_batch_of_saves_gives_each_the_outcome_it_would_have_alone(direct, pla
     finished_citizen = citizens.make()
     finished_token, _ = issue_token(db.session, finished_citizen, DURING, 86_400)
     finished, _ = attempts.start_attempt(db.session, finished_citizen, contest, DURING, rng)
-    attempts.submit_by_token(direct, db.session, finished_token, finished.id, now, contest)
+    submit_by_token(finished_token, finished.id, now, contest)
     single = next(i for i in attempt.items if i.question.type == "single")
     multi = next(i for i in attempt.items if i.question.type == "multiple")
     judge = next(i for i in attempt.items if i.question.type == "judge")
@@ -229,19 +259,20 @@ def test_a_batch_of_saves_gives_each_the_outcome_it_would_have_alone(direct, pla
         (token, attempt.id, multi.question.qid, ["B"], late, DeadlinePassed),
         (token, attempt.id, single.question.qid, ["A"], now, True),  # the same item again: this one is kept
     ]
-    values = [attempts.save_values(t, a, q, shown, at) for t, a, q, shown, at, _ in cases]
-    rows = hot_sql.save_batch(direct, values)
+    values = [attempts._save_row(Caller.bearer(t), a, q, shown, at) for t, a, q, shown, at, _ in cases]
+    rows = attempts._save_batch(direct, values)
 
     assert "one by one" not in caplog.text  # answered by the batch statement, not the fallback
     assert len(rows) == len(cases)
-    for row, (_, _, qid, shown, at, told) in zip(rows, cases, strict=True):
-        if isinstance(told, bool):
-            assert attempts.save_outcome(row, qid, shown, at) is told
+    for row, (_, _, qid, _, _, told) in zip(rows, cases, strict=True):
+        if told is True:
+            assert row.verdict == "saved"
+        elif told is False:
+            assert row.verdict == "unauthorized"
         else:
-            with pytest.raises(told):
-                attempts.save_outcome(row, qid, shown, at)
-    assert stored_choices(single.id) == attempts.to_bank_keys("single", single.option_order, ["A"])
-    assert stored_choices(multi.id) == attempts.to_bank_keys("multiple", multi.option_order, ["C", "A"])
+            assert isinstance(attempts._refusal(row, qid), told)
+    assert stored_choices(single.id) == bank_keys("single", single.option_order, ["A"])
+    assert stored_choices(multi.id) == bank_keys("multiple", multi.option_order, ["C", "A"])
     assert stored_choices(judge.id) == ["false"]
     assert db.session.get(AttemptQuestion, judge.id).saved_at == now
     assert stored_choices(finished.items[0].id) is None
@@ -262,7 +293,7 @@ def test_saves_from_many_threads_at_once_are_all_stored(app, direct, contest, ci
     def save(token, attempt_id, item_id, qid, shown):
         with app.app_context():
             start.wait()
-            told[item_id] = attempts.save_answer_by_token(direct, token, attempt_id, qid, shown, now)
+            told[item_id] = save_by_token(token, attempt_id, qid, shown, now)
 
     threads = [threading.Thread(target=save, args=p) for p in players]
     for thread in threads:
@@ -287,17 +318,17 @@ def test_a_batch_of_submits_gives_each_the_outcome_it_would_have_alone(direct, p
     done = citizens.make()
     done_token, _ = issue_token(db.session, done, DURING, 86_400)
     done_attempt, _ = attempts.start_attempt(db.session, done, contest, DURING, rng)
-    attempts.submit_by_token(direct, db.session, done_token, done_attempt.id, now, contest)
+    submit_by_token(done_token, done_attempt.id, now, contest)
     item = second_attempt.items[0]
-    attempts.save_answer_by_token(direct, second_token, second_attempt.id, item.question.qid,
+    save_by_token(second_token, second_attempt.id, item.question.qid,
                                   attempts.to_display(item, item.question.answer), now)
 
     def values(t, attempt_id):
-        return {"token_hash": token_digest(t), "attempt_id": attempt_id, "auto": False, "now": now,
-                "cutoff": now - attempts.GRACE}
+        return {"user_id": None, "token_hash": token_digest(t), "attempt_id": attempt_id, "auto": False, "now": now,
+                "cutoff": attempts.cutoff(now)}
 
     # Out of id order on purpose (the batch claims in ascending id), with a duplicate.
-    results = hot_sql.submit_batch(direct, [
+    results = attempts._submit_batch(direct, [
         values(second_token, second_attempt.id), values("not-a-token", attempt.id), values(token, attempt.id),
         values(second_token, attempt.id), values(done_token, done_attempt.id), values(token, attempt.id),
     ])
@@ -331,7 +362,7 @@ def test_submits_racing_saves_of_several_citizens_grade_every_acknowledged_save(
         with app.app_context():
             start.wait()
             try:
-                attempts.save_answer_by_token(direct, token, attempt_id, qid, shown, now)
+                save_by_token(token, attempt_id, qid, shown, now)
                 acknowledged.add(item_id)
             except DeadlinePassed:
                 pass
@@ -339,8 +370,8 @@ def test_submits_racing_saves_of_several_citizens_grade_every_acknowledged_save(
     def submit(token, attempt_id):
         with app.app_context():
             start.wait()
-            result = attempts.submit_by_token(direct, db.session, token, attempt_id, now, contest)
-            graded[attempt_id] = {item.id: item.correct for item in result[0].items}
+            result = submit_by_token(token, attempt_id, now, contest)
+            graded[attempt_id] = {item.id: item.correct for item in result.items}
 
     threads = [threading.Thread(target=submit, args=(token, attempt_id)) for token, attempt_id, _ in players]
     threads += [threading.Thread(target=save, args=(token, attempt_id, *item))

@@ -12,6 +12,7 @@ Works with threads and with gevent's patched locks alike (the locks are made whe
 Batcher is, after gunicorn's gevent worker patched the threading module).
 """
 import threading
+import weakref
 
 
 class _Call:
@@ -78,3 +79,20 @@ class Batcher:
         if isinstance(call.result, BaseException):
             raise call.result
         return call.result
+
+
+_batchers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # owner -> {kind: Batcher}
+_batchers_lock = threading.Lock()
+
+
+def batcher_for(owner, kind: str, run_batch, max_batch: int) -> Batcher:
+    """The process's Batcher of `kind` for `owner` (an engine): run_batch(owner, values list).
+    Held weakly: a Batcher that held its owner would keep its own key alive."""
+    of_owner = _batchers.get(owner)
+    if of_owner is None or kind not in of_owner:
+        with _batchers_lock:
+            of_owner = _batchers.setdefault(owner, {})
+            if kind not in of_owner:
+                owner_ref = weakref.ref(owner)
+                of_owner[kind] = Batcher(lambda items: run_batch(owner_ref(), items), max_batch)
+    return of_owner[kind]

@@ -1,0 +1,149 @@
+"""Fixed statements on a pool of their own: autocommit connections of the app's database.
+
+A save, a submit and a token look-up are each a whole transaction. Through the ORM
+session each paid a pool checkout with its ping, BEGIN and COMMIT besides its own
+statement; here a statement is one round trip, and `script` sends several PREPAREd
+statements as one message (one transaction). A connection found dead (the database
+restarted) empties the pool and the call runs once more on a fresh one, so every
+statement run here must be safe to repeat. The connections hold PREPAREd statements: a
+pooler between the app and PostgreSQL must pool by session, not by transaction.
+
+Statements are written with `:name` parameters; psycopg adapts Python lists to arrays.
+"""
+import re
+import threading
+import weakref
+
+import orjson
+import psycopg
+import sqlalchemy.exc
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import set_json_loads
+from sqlalchemy import create_engine, event
+
+set_json_loads(orjson.loads)  # a submit reads ~80 small JSON values: orjson parses them 5x faster
+
+
+class Statement:
+    """One fixed statement. `prepared` names it for a server-side PREPARE on every direct
+    connection, which `script` needs (a message of EXECUTEs)."""
+
+    def __init__(self, sql: str, prepared: str | None = None):
+        self.sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+        self.prepared = prepared
+        if prepared:
+            names: list[str] = []
+
+            def positional(match):
+                if match.group(1) not in names:
+                    names.append(match.group(1))
+                return f"${names.index(match.group(1)) + 1}"
+
+            self.prepare_sql = f"PREPARE {prepared} AS " + re.sub(r"%\((\w+)\)s", positional, self.sql)
+            self.execute_sql = f"EXECUTE {prepared}(" + ", ".join("%s" for _ in names) + ")"
+            self.names = tuple(names)
+            _PREPARED.append(self)
+
+    def execute_args(self, values: dict) -> list:
+        return [values[name] for name in self.names]
+
+
+_PREPARED: list[Statement] = []  # every Statement(prepared=...) made, PREPAREd on each new connection
+_pools: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # main engine -> direct engine
+_pools_lock = threading.Lock()
+POOL_SIZE = 20  # = a gevent worker's connections (gunicorn.conf.py): a request never waits for one
+
+
+def pool_of(main, size: int = POOL_SIZE):
+    """The direct engine beside `main` (the ORM's engine): same database, autocommit, no ping
+    at checkout, no overflow (an overflow connection is closed on return, so under load each
+    one was opened again with its PREPAREs)."""
+    engine = _pools.get(main)
+    if engine is None:
+        with _pools_lock:
+            engine = _pools.get(main)
+            if engine is None:
+                engine = create_engine(main.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                                       pool_reset_on_return=None, pool_size=size, max_overflow=0,
+                                       hide_parameters=True)
+                event.listen(engine, "connect", _prepare_statements)
+                _pools[main] = engine
+    return engine
+
+
+def dispose(main) -> None:
+    engine = _pools.pop(main, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _prepare_statements(dbapi, _record) -> None:
+    with dbapi.cursor() as cursor:
+        for statement in _PREPARED:
+            cursor.execute(statement.prepare_sql)
+    if dbapi.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        dbapi.commit()  # run before autocommit was switched on: leave no transaction open
+
+
+def _as_sqlalchemy(exc, sql: str, disconnected: bool) -> sqlalchemy.exc.DBAPIError:
+    """psycopg's error as SQLAlchemy's (the error handlers look for those), naming the
+    statement but never its parameters (phones, names, hashes)."""
+    return sqlalchemy.exc.DBAPIError.instance(sql, None, exc, psycopg.Error, connection_invalidated=disconnected,
+                                              hide_parameters=True)
+
+
+def _on_connection(engine, work, sql: str):
+    """work(psycopg connection) on a direct connection, once more on a fresh one when the
+    first was found dead; psycopg errors come out as SQLAlchemy's."""
+    for attempt in (1, 2):
+        fairy = engine.raw_connection()
+        dbapi = fairy.driver_connection
+        try:
+            return work(dbapi)
+        except psycopg.Error as exc:
+            disconnected = engine.dialect.is_disconnect(exc, dbapi, None) or dbapi.closed
+            if disconnected:
+                fairy.invalidate(exc)
+                engine.dispose()  # the others in the pool died with it
+                if attempt == 1:
+                    continue
+            # Autocommit: a failed statement leaves no transaction behind. (A ROLLBACK would
+            # make psycopg DEALLOCATE ALL, the PREPAREd statements of _PREPARED included.)
+            raise _as_sqlalchemy(exc, sql, disconnected) from exc
+        finally:
+            fairy.close()  # back to the pool (a no-op after invalidate)
+
+
+def rows(engine, statement: Statement, values: dict) -> list:
+    """One statement as its own transaction: its rows (attribute access, _asdict()) or []."""
+    def work(dbapi):
+        with dbapi.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(statement.sql, values)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    return _on_connection(engine, work, statement.sql)
+
+
+def first(engine, statement: Statement, values: dict):
+    found = rows(engine, statement, values)
+    return found[0] if found else None
+
+
+def script(engine, steps: list) -> list[list]:
+    """[(prepared statement, values), ...] as one transaction in one round trip: a single
+    query message `EXECUTE a(...); EXECUTE b(...)`.
+
+    The server runs the statements of one message as one transaction (all or nothing), each
+    with a snapshot of its own taken after the one before it ran, as in BEGIN..COMMIT.
+    Values are quoted by psycopg's client-side cursor."""
+    def work(dbapi):
+        with psycopg.ClientCursor(dbapi, row_factory=namedtuple_row) as cursor:
+            cursor.execute("; ".join(statement.execute_sql for statement, _ in steps),
+                           [arg for statement, values in steps for arg in statement.execute_args(values)])
+            results = []
+            for _ in steps:
+                results.append(cursor.fetchall() if cursor.description is not None else [])
+                cursor.nextset()
+            return results
+
+    return _on_connection(engine, work, ";\n".join(statement.sql for statement, _ in steps))
