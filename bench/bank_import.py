@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from quiz import create_app  # noqa: E402
 from quiz.bank.importer import import_bank  # noqa: E402
+from quiz.bank.lint import lint_bank  # noqa: E402
 from quiz.bank.validator import validate_bank  # noqa: E402
 from quiz.config import Config, engine_options, normalise_database_url  # noqa: E402
 from quiz.extensions import db  # noqa: E402
@@ -132,6 +133,10 @@ def main() -> int:
         workdir = Path(tmp)
         (workdir / "bench.yaml").write_bytes(raw)
         print(f"bank: {args.questions} questions, {len(raw) / 1024 / 1024:.2f} MB ({workdir / 'bench.yaml'})")
+        valid = validate_bank(raw)
+        report, lint_wall, lint_cpu = min((timed(lambda: lint_bank(valid)) for _ in range(args.repeats)), key=lambda t: t[1])
+        print(f"lint       {lint_wall:5.2f} s (cpu {lint_cpu:4.2f}) for {len(valid.questions)} questions, "
+              f"{len(report.warnings)} warning(s); target <= 5 s: {'met' if lint_wall <= 5 else 'MISSED'}")
         print("load average (1, 5, 15 min): " + ", ".join(f"{n:.1f}" for n in os.getloadavg()) + f" on {os.cpu_count()} cores")
         totals = {"sqlite": run("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}", raw, workdir, args.repeats)}
         pg_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)

@@ -57,6 +57,27 @@ def bank_validate(file):
     _print_counts(bank.counts())
 
 
+@bank_cli.command("lint")
+@click.argument("file")
+@click.option("--strict", is_flag=True, help="Exit 1 when any warning is given.")
+def bank_lint(file, strict):
+    """Warn about a valid FILE that citizens could game: FILE:LINE: question ID: message."""
+    from quiz.bank.lint import lint_bank
+
+    try:
+        bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"])
+    except BankInvalid as exc:
+        _fail(file, exc.problems)
+    report = lint_bank(bank)
+    for line in report.summary_lines():
+        click.echo(f"{file}: {line}")
+    for warning in report.warnings:
+        click.echo(warning.format(file), err=True)
+    click.echo(f"{file}: {len(report.warnings)} warning(s)")
+    if strict and report.warnings:
+        sys.exit(1)
+
+
 @bank_cli.command("import")
 @click.argument("file")
 @click.option("--dry-run", is_flag=True, help="Check FILE against the banks already imported, change nothing.")

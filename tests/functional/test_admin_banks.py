@@ -93,7 +93,7 @@ def test_files_over_5_mb_are_refused(client, city):
 def test_browse_and_search_questions(client, city, sample_bank):
     base = f"/admin/banks/{sample_bank.id}"
     page = client.get(base).get_data(as_text=True)
-    assert "共 188 题" in page
+    assert "共 462 题" in page
     page = client.get(base, query_string={"q": "人造地球卫星", "type": "single"}).get_data(as_text=True)
     assert "东方红一号" in page and "achievements-002" in page
     page = client.get(base, query_string={"category": "spirit"}).get_data(as_text=True)
@@ -114,10 +114,10 @@ def test_retired_question_is_no_longer_drawn_but_past_attempts_keep_it(client, c
     assert question.retired
     assert db.session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "question.retire")).endswith("achievements-002")
 
-    # 40 practice papers of 20 from 187 active questions: a retired question that was still
-    # drawn would show up with probability 1 − (1 − 20/188)^40 > 98%.
+    # 60 practice papers of 20 from 461 active questions, each with 4 of the 119 achievements questions:
+    # a retired question that was still drawn would show up with probability 1 − (1 − 4/119 − 16/461)^60 > 98%.
     learner = citizens.make(district="wujin")
-    for _ in range(40):
+    for _ in range(60):
         practice, _ = attempts.start_practice(db.session, learner, contest, utcnow())
         assert question.id not in {item.question_id for item in practice.items}
         attempts.submit_attempt(db.session, learner, practice.id, utcnow())

@@ -62,10 +62,10 @@ def test_create_a_contest_with_the_form(client, city, sample_bank):
 def test_paper_shortfall_names_the_category_and_saves_nothing(client, city, sample_bank):
     token = page_token(client.get("/admin/contests/new").get_data(as_text=True))
     response = client.post("/admin/contests/new", data=contest_form(
-        token, paper=[{"category": "spirit", "count": 19}, {"difficulty": 3, "type": "multiple", "count": 1}]))
+        token, paper=[{"category": "spirit", "type": "multiple", "count": 10}, {"difficulty": 3, "type": "multiple", "count": 1}]))
     assert response.status_code == 422
     page = text(response)
-    assert "category=spirit) asks for 19 questions but the bank has only 17" in page
+    assert "category=spirit, type=multiple) asks for 10 questions but the bank has only 8" in page
     assert "第 15 行" not in page  # lines of a YAML file the organizer never saw would confuse
     assert db.session.scalar(select(Contest)) is None
 

@@ -38,7 +38,7 @@ def test_good_bank_is_normalised():
 
 def test_sample_bank_is_valid():
     bank = validate_bank(SAMPLE.read_bytes())
-    assert len(bank.questions) == 188
+    assert len(bank.questions) == 462
     assert len(bank.categories) == 12
 
 

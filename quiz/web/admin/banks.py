@@ -13,7 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import func, or_, select
 
-from quiz.models import Bank, Question
+from quiz import stats
+from quiz.bank.lint import LintReport, lint_bank
+from quiz.bank.validator import BankInvalid, validate_bank
+from quiz.models import Bank, Contest, Question
+from quiz.web.admin import bp
 from quiz.web.audit import record as audit
 
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -109,3 +113,31 @@ def set_retired(session, user, question: Question, retired: bool) -> None:
     bank = question.bank
     audit(session, user, "question.retire" if retired else "question.restore",
           f"{bank.slug} v{bank.version} {question.qid}")
+
+
+def measured_facility(session, bank_slug: str) -> dict:
+    """{qid: share of correct answers} over the contests drawing from the bank, for questions
+    answered at least stats.MIN_ANSWERS times (the console's own statistics, all versions pooled)."""
+    answers, correct = {}, {}
+    for contest in session.scalars(select(Contest).where(Contest.bank_slug == bank_slug)):
+        for figure in stats.question_statistics(session, contest, min_answers=stats.MIN_ANSWERS):
+            answers[figure.qid] = answers.get(figure.qid, 0) + figure.answers
+            correct[figure.qid] = correct.get(figure.qid, 0) + figure.correct
+    return {qid: correct[qid] / n for qid, n in answers.items() if n >= stats.MIN_ANSWERS}
+
+
+@bp.app_template_global()
+def upload_lint(digest: str | None) -> LintReport | None:
+    """Lint warnings of a kept upload that passed validation (the upload page shows them)."""
+    from flask import current_app
+
+    from quiz.extensions import db
+
+    raw = PendingUploads(current_app.instance_path).read(digest) if digest else None
+    if raw is None:
+        return None
+    try:
+        bank = validate_bank(raw, current_app.config["BANK_MAX_BYTES"])
+    except BankInvalid:
+        return None
+    return lint_bank(bank, measured_facility(db.session, bank.slug))
