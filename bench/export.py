@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/export.py [--rows 200000] [--pg postgresql://postgres@127.0.0.1:5432/quiz_bench_export]
 
-Seeds a temporary SQLite database (and the PostgreSQL database quiz_bench_export
-when the server is reachable; it is dropped and recreated) with one citizen and
+Seeds the PostgreSQL database given by --pg (dropped and recreated; default: an embedded
+server in a temporary folder) with one citizen and
 one finished attempt per row, bulk-inserted with SQLAlchemy core. Each export
 then runs in its own subprocess through the same functions as the console's
 download (quiz.exports.rows_for + quiz.exports.chunks), so the peak resident
@@ -24,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/quiz_bench_export"
 SAMPLE_BANK = ROOT / "question_bank" / "cz-science-2021.yaml"
 SAMPLE_CONTEST = ROOT / "question_bank" / "cz-2021-3rd.contest.yaml"
 NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "=HYPERLINK(\"e.cn\")", "杨磊", "赵敏", "黄丽", "周杰"]
@@ -78,9 +77,8 @@ def seed(database_url: str, instance: str, rows: int) -> float:
                     "question_count": 20, "time_used_ms": used * 1000, "board_pending": False})
             db.session.execute(insert(Attempt), attempts)
             db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
         db.engine.dispose()
     return time.perf_counter() - started
 
@@ -161,7 +159,7 @@ def postgres_reachable(url: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL database to (re)create; 'none' to skip")
+    parser.add_argument("--pg", default="", help="a scratch PostgreSQL database (default: an embedded server)")
     parser.add_argument("--child", nargs=4, metavar=("URL", "INSTANCE", "FORMAT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -169,12 +167,15 @@ def main() -> None:
         return
 
     workdir = Path(tempfile.mkdtemp(prefix="quiz-bench-export-"))
-    backends = [("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}")]
-    if args.pg != "none" and postgres_reachable(args.pg):
-        backends.append(("postgresql", args.pg))
+    if args.pg:
+        postgres_reachable(args.pg) or sys.exit(f"PostgreSQL not reachable: {args.pg}")
+        url = args.pg
     else:
-        print("PostgreSQL not reachable: SQLite only")
-    print(f"{args.rows:,} results per backend")
+        from quiz.db import embedded_postgres
+
+        url = embedded_postgres.ensure_running(str(workdir / "pg"))
+    backends = [("postgresql", url)]
+    print(f"{args.rows:,} results")
     for name, url in backends:
         seeded = seed(url, str(workdir / "instance"), args.rows)
         print(f"{name}: seeded in {seeded:.1f} s")

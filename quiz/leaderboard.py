@@ -14,7 +14,7 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 | quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap           | none  |
 | quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts              | 10 x LEADERBOARD_CACHE_MS |
 | quiz:{slug}:cache-lock:<name>         | string | "someone refreshed this copy recently"           | LEADERBOARD_CACHE_MS |
-| quiz:{slug}:lock:rebuild              | string | rebuild in progress (token)                      | 600 s |
+| quiz:{slug}:lock:rebuild              | string | rebuild in progress (token), a renewed lease     | 15 s  |
 | quiz:{slug}:events                    | pubsub | "result"/"rebuild" messages for the displays     | -     |
 
 Score encoding (exact: every value is an integer below 2**53, so a double holds it):
@@ -31,20 +31,21 @@ automatic `catch_up` brings Redis back in line with SQL. A board whose meta
 has no built_at (a Redis that restarted empty, a contest never shown) is
 not trusted: reads raise Unavailable and writes refuse until it is rebuilt.
 """
+import contextlib
 import json
 import logging
 import threading
 import time
 import uuid
 
-import redis
 from flask import current_app
 from sqlalchemy import select, update
 
+from quiz import redis_connection
 from quiz.accounts import mask_name
 from quiz.extensions import db
 from quiz.models import ATTEMPT_ACTIVE, Attempt, Contest, User
-from quiz.redis_connection import redis_client
+from quiz.redis_connection import Unavailable, fail_open, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ PENDING_SCAN_EVERY_S = 60.0  # SQL scan for board_pending attempts when this pro
 REBUILD_LOCK_S = 15
 NO_DISTRICT = "-"
 
-failures = 0  # Redis errors seen by this process (exposed on /readyz)
 
 
 def _key(slug: str, *parts: str) -> str:
@@ -146,17 +146,8 @@ def _record_keys(slug: str, district: str) -> list[str]:
 
 def _state() -> dict:
     """Per-app, per-process bookkeeping of the catch-up (tests build one app each)."""
-    return current_app.extensions.setdefault("quiz_leaderboard", {"last_check": {}, "last_scan": {}, "saw_failure": False})
-
-
-def _note_failure(exc: Exception) -> None:
-    global failures
-    failures += 1
-    try:
-        _state()["saw_failure"] = True
-    except RuntimeError:  # outside an app context
-        pass
-    log.warning("leaderboard: redis unavailable: %s", exc)
+    return current_app.extensions.setdefault("quiz_leaderboard", {"last_check": {}, "last_scan": {},
+                                                                   "failures_at_scan": -1})
 
 
 # The same, then the citizen's city and district ranks (0-based, -1 when absent): a submit
@@ -193,20 +184,20 @@ def _record(script: str, contest: Contest, attempt: Attempt, user: User, client=
     client = client or redis_client()
     district = user.district or NO_DISTRICT
     try:
-        # EVALSHA (loaded once per server); the script also tells the displays (PUBLISH).
-        reply = client.register_script(script)(
-            keys=_record_keys(contest.slug, district),
-            args=[user.id, encode_attempt(contest, attempt), attempt.score, _name_value(user.name, user.district),
-                  district, attempt.id, int(time.time() * 1000), _key(contest.slug, "events")],
-            client=client,
-        )
-        outcome, city, in_district = reply if isinstance(reply, list) else (reply, -1, -1)
-        if outcome == -2:
-            if not rebuild_if_missing:
-                return False, None
-            return rebuild(session or db.session, contest, client, wait=False) is not None, None
-    except redis.RedisError as exc:
-        _note_failure(exc)
+        with fail_open("record"):
+            # EVALSHA (loaded once per server); the script also tells the displays (PUBLISH).
+            reply = client.register_script(script)(
+                keys=_record_keys(contest.slug, district),
+                args=[user.id, encode_attempt(contest, attempt), attempt.score, _name_value(user.name, user.district),
+                      district, attempt.id, int(time.time() * 1000), _key(contest.slug, "events")],
+                client=client,
+            )
+            outcome, city, in_district = reply if isinstance(reply, list) else (reply, -1, -1)
+            if outcome == -2:
+                if not rebuild_if_missing:
+                    return False, None
+                return rebuild(session or db.session, contest, client, wait=False) is not None, None
+    except Unavailable:
         return False, None
     if city < 0:
         return True, None
@@ -214,10 +205,6 @@ def _record(script: str, contest: Contest, attempt: Attempt, user: User, client=
 
 
 # ---- reading ---------------------------------------------------------------
-
-class Unavailable(Exception):
-    """Redis could not be reached (or the board awaits a rebuild); pages show a notice."""
-
 
 def _board_key(contest: Contest, district: str | None) -> str:
     return _key(contest.slug, "d", district) if district else _key(contest.slug, "city")
@@ -232,7 +219,7 @@ def top(contest: Contest, district: str | None = None, limit: int = 20, offset: 
     district is the code ("" when none); raises Unavailable."""
     client = redis_client()
     board = _board_key(contest, district)
-    try:
+    with fail_open("read"):
         pipe = client.pipeline(transaction=False)
         _built(pipe, contest)
         pipe.zcard(board)
@@ -241,9 +228,6 @@ def top(contest: Contest, district: str | None = None, limit: int = 20, offset: 
         if not built:
             raise Unavailable("board not built")
         names = client.hmget(_key(contest.slug, "names"), [m for m, _ in rows]) if rows else []
-    except redis.RedisError as exc:
-        _note_failure(exc)
-        raise Unavailable() from exc
     entries = []
     for position, ((_member, encoded), name) in enumerate(zip(rows, names, strict=True)):
         masked, _, code = (name or b"\t").decode().rpartition("\t")
@@ -264,21 +248,16 @@ def cached_json(contest: Contest, name: str, build) -> bytes:
     client = redis_client()
     cache = _key(contest.slug, "cache", name)
     fresh_ms = current_app.config["LEADERBOARD_CACHE_MS"]
-    try:
+    with fail_open("read"):
         pipe = client.pipeline(transaction=False)
         pipe.get(cache)
         pipe.set(_key(contest.slug, "cache-lock", name), b"1", nx=True, px=fresh_ms)
         cached, refresh = pipe.execute()
-    except redis.RedisError as exc:
-        _note_failure(exc)
-        raise Unavailable() from exc
     if cached is not None and not refresh:
         return cached
     body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
-    try:
+    with contextlib.suppress(Unavailable), fail_open("cache write"):
         client.set(cache, body, px=max(10 * fresh_ms, 5000))
-    except redis.RedisError as exc:
-        _note_failure(exc)
     return body
 
 
@@ -292,16 +271,13 @@ def standing(contest: Contest, user: User) -> dict:
     """{best: {score, time_used_ms} | None, rank: {city, district}}; raises Unavailable."""
     client = redis_client()
     member = str(user.id)
-    try:
+    with fail_open("read"):
         pipe = client.pipeline(transaction=False)
         _built(pipe, contest)
         pipe.zscore(_key(contest.slug, "city"), member)
         pipe.zrevrank(_key(contest.slug, "city"), member)
         pipe.zrevrank(_key(contest.slug, "d", user.district or NO_DISTRICT), member)
         built, encoded, city_rank, district_rank = pipe.execute()
-    except redis.RedisError as exc:
-        _note_failure(exc)
-        raise Unavailable() from exc
     if not built:
         raise Unavailable("board not built")
     if encoded is None or city_rank is None:
@@ -325,14 +301,11 @@ def rank_or_none(contest: Contest, user: User) -> dict | None:
 
 def _agg_values(contest: Contest) -> dict[str, int]:
     client = redis_client()
-    try:
+    with fail_open("read"):
         pipe = client.pipeline(transaction=False)
         _built(pipe, contest)
         pipe.hgetall(_key(contest.slug, "agg"))
         built, agg = pipe.execute()
-    except redis.RedisError as exc:
-        _note_failure(exc)
-        raise Unavailable() from exc
     if not built:
         raise Unavailable("board not built")
     return {k.decode(): int(v) for k, v in agg.items()}
@@ -364,15 +337,12 @@ def totals(contest: Contest, district: str | None = None) -> dict:
     """{participants, attempts, updated_at (ms or None)} of the city or one district; raises Unavailable."""
     client = redis_client()
     prefix = district or "all"
-    try:
+    with fail_open("read"):
         pipe = client.pipeline(transaction=False)
         _built(pipe, contest)
         pipe.hmget(_key(contest.slug, "agg"), [f"{prefix}:participants", f"{prefix}:attempts"])
         pipe.hget(_key(contest.slug, "meta"), "updated_at")
         built, (participants, attempts), updated = pipe.execute()
-    except redis.RedisError as exc:
-        _note_failure(exc)
-        raise Unavailable() from exc
     if not built:
         raise Unavailable("board not built")
     return {"participants": int(participants or 0), "attempts": int(attempts or 0),
@@ -388,11 +358,11 @@ def subscribe(contest: Contest):
     The caller closes it."""
     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
     try:
-        pubsub.subscribe(events_channel(contest))
-    except redis.RedisError as exc:
+        with fail_open("subscribe"):
+            pubsub.subscribe(events_channel(contest))
+    except Unavailable:
         pubsub.close()
-        _note_failure(exc)
-        raise Unavailable() from exc
+        raise
     return pubsub
 
 
@@ -417,7 +387,8 @@ def rebuild(session, contest: Contest, client=None, wait: bool = True) -> dict |
     """Recompute every key of the contest from SQL into fresh keys and swap them in atomically.
 
     One rebuild at a time per contest (a lock in Redis): wait=False returns None
-    when another one runs, wait=True waits for it. Raises redis.RedisError.
+    when another one runs, wait=True waits for it. Raises redis.RedisError (callers that
+    should degrade call it inside fail_open).
     """
     client = client or redis_client()
     slug = contest.slug
@@ -438,9 +409,10 @@ def rebuild(session, contest: Contest, client=None, wait: bool = True) -> dict |
 def _renew_lease(client, lock: str, token: str, released: threading.Event) -> None:
     while not released.wait(REBUILD_LOCK_S / 3):
         try:
-            if not client.eval(_EXTEND, 1, lock, token, REBUILD_LOCK_S * 1000):
-                return  # no longer ours
-        except redis.RedisError:
+            with fail_open("rebuild lease"):
+                if not client.eval(_EXTEND, 1, lock, token, REBUILD_LOCK_S * 1000):
+                    return  # no longer ours
+        except Unavailable:
             return
 
 
@@ -546,28 +518,29 @@ def catch_up(session, contest: Contest, force: bool = False) -> str | None:
         return None
     state["last_check"][contest.slug] = now
     try:
-        client = redis_client()
-        if not client.hexists(_key(contest.slug, "meta"), "built_at"):
-            return "rebuilt" if rebuild(session, contest, client, wait=False) is not None else None
-        due = now - state["last_scan"].get(contest.slug, -1e9) >= PENDING_SCAN_EVERY_S
-        if not (force or state["saw_failure"] or due):
-            return None
-        state["last_scan"][contest.slug] = now
-        pending = session.scalars(
-            select(Attempt).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True))
-            .order_by(Attempt.id).limit(1000)
-        ).all()
-        for attempt in pending:
-            if not record_attempt(contest, attempt, attempt.user, client, session=session):
-                session.commit()
+        with fail_open("catch-up"):
+            client = redis_client()
+            if not client.hexists(_key(contest.slug, "meta"), "built_at"):
+                return "rebuilt" if rebuild(session, contest, client, wait=False) is not None else None
+            due = now - state["last_scan"].get(contest.slug, -1e9) >= PENDING_SCAN_EVERY_S
+            seen = redis_connection.failures
+            if not (force or seen != state["failures_at_scan"] or due):
                 return None
-            attempt.board_pending = False
-        session.commit()
-        if len(pending) < 1000:
-            state["saw_failure"] = False
-        return "synced" if pending else None
-    except redis.RedisError as exc:
-        _note_failure(exc)
+            state["last_scan"][contest.slug] = now
+            pending = session.scalars(
+                select(Attempt).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True))
+                .order_by(Attempt.id).limit(1000)
+            ).all()
+            for attempt in pending:
+                if not record_attempt(contest, attempt, attempt.user, client, session=session):
+                    session.commit()
+                    return None
+                attempt.board_pending = False
+            session.commit()
+            if len(pending) < 1000:
+                state["failures_at_scan"] = seen
+            return "synced" if pending else None
+    except Unavailable:
         session.rollback()
     return None
 

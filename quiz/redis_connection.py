@@ -3,6 +3,7 @@
 Timeouts are short on purpose: Redis holds only derived data, so a slow or
 missing Redis must degrade a request quickly instead of hanging it.
 """
+import contextlib
 import logging
 
 import redis
@@ -12,6 +13,26 @@ from redis.cluster import RedisCluster
 from quiz import embedded_redis
 
 log = logging.getLogger(__name__)
+
+
+class Unavailable(Exception):
+    """Redis could not be reached (or a board awaits its rebuild); pages show a notice."""
+
+
+failures = 0  # Redis errors this process has met (the leaderboard's catch-up compares it)
+
+
+@contextlib.contextmanager
+def fail_open(what: str):
+    """A Redis error inside the block is counted, logged and raised as Unavailable: Redis
+    holds only derived data, so callers degrade (a notice, a catch-up later), never fail."""
+    global failures
+    try:
+        yield
+    except redis.RedisError as exc:
+        failures += 1
+        log.warning("redis unavailable (%s): %s", what, exc)
+        raise Unavailable(what) from exc
 
 
 def redis_client():

@@ -119,13 +119,12 @@ def score_distribution(session, contest: Contest, district: str | None = None) -
 
 def hourly_attempts(session, contest: Contest, now: datetime, district: str | None = None) -> list[tuple[datetime, int]]:
     """Attempts started in each hour of the contest window so far (Asia/Shanghai hours)."""
-    # 'YYYY-MM-DD HH' of the naive-UTC start: the same text on SQLite and PostgreSQL.
-    hour_text = func.substr(cast(Attempt.started_at, Text), 1, 13)
+    hour = func.date_trunc("hour", Attempt.started_at)  # of the naive-UTC start
     rows = session.execute(
-        select(hour_text, func.count()).select_from(Attempt).join(User, User.id == Attempt.user_id)
-        .where(_contest_attempts(contest, district, finished_only=False)).group_by(hour_text)
+        select(hour, func.count()).select_from(Attempt).join(User, User.id == Attempt.user_id)
+        .where(_contest_attempts(contest, district, finished_only=False)).group_by(hour)
     ).all()
-    counts = {datetime.strptime(text, "%Y-%m-%d %H"): n for text, n in rows if text}
+    counts = dict(rows)
     start = contest.starts_at.replace(minute=0, second=0, microsecond=0)
     end = min(contest.ends_at, max(now, start))
     hours = []

