@@ -1,23 +1,17 @@
-"""gunicorn settings (`gunicorn -c gunicorn.conf.py wsgi:app`).
-
-Worker class and count chosen with bench/leaderboard.py and bench/load.py (docs/benchmarks.md,
-2-core machine): gevent, one worker per core, no keep-alive.
+"""gunicorn settings (`gunicorn -c gunicorn.conf.py wsgi:app`): gevent, one worker per core,
+no keep-alive, chosen by measurement (bench/load.py, bench/leaderboard.py; figures in
+docs/benchmarks.md).
 
 - gevent: a request runs to its next wait without preemption, so a worker never splits its
-  CPU between requests the way gthread's threads do under the GIL; p99 at 16 connections
-  fell from 22-151 ms (gthread 3x8, swinging run to run) to 9-24 ms, like sync workers, and
-  a display's Server-Sent Event stream costs a greenlet instead of a thread or a process.
+  CPU between requests the way threads under the GIL do (gthread's p99 swung run to run),
+  and a display's Server-Sent Event stream costs a greenlet, not a thread or a process.
 - keepalive 0: a kept-alive connection stays with the worker that accepted it, so a few
-  busy workers served most connections while others idled (gevent with keep-alive: p50
-  0.6 ms but p99 130-170 ms). Closing after each response lets the kernel spread accepts.
-  The proxy in front keeps the phones' connections alive; gunicorn behind it need not.
-- worker_connections 20: see below; display streams count against it.
-- workers = cores: a gevent worker never idles on I/O, so the sync rule of cores + 1 only
-  adds a process competing with PostgreSQL for the cores (GET /api/v1/me on PostgreSQL,
-  p99: 16-19 ms with 2 workers, 27-31 ms with 3 or 4).
+  busy workers would serve most connections while others idle. Closing after each
+  response lets the kernel spread accepts; the proxy in front keeps the phones' connections alive.
+- workers = cores: a gevent worker never idles on I/O, so a third worker on two cores only
+  competes with PostgreSQL for CPU.
 
-Every value can be overridden with GUNICORN_* variables (GUNICORN_WORKER_CLASS=gthread
-with GUNICORN_THREADS=8 was the earlier choice).
+Every value can be overridden with GUNICORN_* variables.
 """
 import multiprocessing
 import os
@@ -33,12 +27,11 @@ if worker_class == "gevent":
 
     monkey.patch_all()
     # Connections a worker holds at once, open display streams included (one each); the
-    # rest wait in the kernel's accept queue, first come first served, instead of inside
-    # one busy worker. At 64 connections: 20 gave submits a p99 of 213 ms, 1,000 gave 371-399
-    # ms. Raise it to the number of big screens per worker + 16.
+    # rest wait in the kernel's accept queue, first come first served, instead of queueing
+    # inside one busy worker. Raise it to the number of big screens per worker + 16.
     worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 20))
-# Import the app once in the master and fork: workers start (and a killed one is replaced)
-# in milliseconds instead of re-importing for ~2 s each. create_app opens no connections.
+# Import the app once in the master and fork: a killed worker is replaced at once instead
+# of re-importing the app. create_app opens no connections.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in ("0", "false", "no")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 10

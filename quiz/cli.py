@@ -7,15 +7,16 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from quiz import embedded_redis, leaderboard
+from quiz import embedded_redis, leaderboard, totp
 from quiz.accounts import AccountError, create_organizer
 from quiz.bank.importer import import_bank
+from quiz.bank.lint import lint_bank
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.clock import utcnow
 from quiz.contest.attempts import finalize_expired
 from quiz.contest.definition import check_against_bank, import_contest, validate_contest
 from quiz.extensions import db
-from quiz.models import Contest
+from quiz.models import Contest, User
 from quiz.web.audit import record as audit
 
 bank_cli = AppGroup("bank", help="Validate and import YAML question banks.")
@@ -62,8 +63,6 @@ def bank_validate(file):
 @click.option("--strict", is_flag=True, help="Exit 1 when any warning is given.")
 def bank_lint(file, strict):
     """Warn about a valid FILE that citizens could game: FILE:LINE: question ID: message."""
-    from quiz.bank.lint import lint_bank
-
     try:
         bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"])
     except BankInvalid as exc:
@@ -151,9 +150,6 @@ def admin_create(phone, name, role, district):
 @click.option("--phone", required=True)
 def admin_totp(phone):
     """Enrol (or re-enrol) an organizer's second factor; prints the otpauth:// URI for an authenticator app."""
-    from quiz import totp
-    from quiz.models import User
-
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None or not user.is_organizer:
         raise click.ClickException(f"no organizer with phone {phone}")

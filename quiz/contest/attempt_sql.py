@@ -146,9 +146,14 @@ HOLDER_ATTEMPTS_BY_DAY = Statement(
     f" WHERE u.id = {token_user_sql(':token_hash', ':now')}"
 )
 
+# Attempts past their deadline, still active: the finalizer's batch, and one citizen's
+# (asked on each of their pages, so by user id: the index, under a generic plan too).
 EXPIRED = Statement(
-    "SELECT id, user_id FROM attempts WHERE status = 'active' AND deadline < :cutoff"
-    " AND (CAST(:user_id AS integer) IS NULL OR user_id = :user_id) ORDER BY id LIMIT :batch"
+    "SELECT id, user_id FROM attempts WHERE status = 'active' AND deadline < :cutoff ORDER BY id LIMIT :batch"
+)
+EXPIRED_OF_USER = Statement(
+    "SELECT id, user_id FROM attempts WHERE user_id = :user_id AND status = 'active' AND deadline < :cutoff"
+    " ORDER BY id LIMIT :batch"
 )
 
 MARK_BOARD_PENDING = Statement("UPDATE attempts SET board_pending = TRUE WHERE id = :attempt_id")

@@ -528,7 +528,8 @@ def _finalize(session, now: datetime, user_id: int | None, batch: int = 500) -> 
     engine = direct.pool_of(session.get_bind())
     done = 0
     while True:
-        expired = direct.rows(engine, attempt_sql.EXPIRED, {"cutoff": cutoff(now), "user_id": user_id, "batch": batch})
+        expired = direct.rows(engine, attempt_sql.EXPIRED if user_id is None else attempt_sql.EXPIRED_OF_USER,
+                              {"cutoff": cutoff(now), "user_id": user_id, "batch": batch})
         for row in expired:
             submit_attempt(session, Caller(user_id=row.user_id), row.id, now, auto=True)
         done += len(expired)

@@ -17,6 +17,7 @@ import weakref
 import orjson
 import psycopg
 import sqlalchemy.exc
+from flask import current_app, has_app_context
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import set_json_loads
 from sqlalchemy import create_engine, event
@@ -54,7 +55,7 @@ _pools_lock = threading.Lock()
 POOL_SIZE = 20  # = a gevent worker's connections (gunicorn.conf.py): a request never waits for one
 
 
-def pool_of(main, size: int = POOL_SIZE):
+def pool_of(main):
     """The direct engine beside `main` (the ORM's engine): same database, autocommit, no ping
     at checkout, no overflow (an overflow connection is closed on return, so under load each
     one was opened again with its PREPAREs)."""
@@ -63,6 +64,7 @@ def pool_of(main, size: int = POOL_SIZE):
         with _pools_lock:
             engine = _pools.get(main)
             if engine is None:
+                size = current_app.config.get("DIRECT_POOL_SIZE", POOL_SIZE) if has_app_context() else POOL_SIZE
                 engine = create_engine(main.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
                                        pool_reset_on_return=None, pool_size=size, max_overflow=0,
                                        hide_parameters=True)
@@ -79,6 +81,10 @@ def dispose(main) -> None:
 
 def _prepare_statements(dbapi, _record) -> None:
     with dbapi.cursor() as cursor:
+        # Every statement here is fixed text run thousands of times: plan it once. With
+        # the default (auto), the array inputs of a batch made PostgreSQL keep re-planning
+        # the save, which cost more than running it (docs/benchmarks.md).
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
         for statement in _PREPARED:
             cursor.execute(statement.prepare_sql)
     if dbapi.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:

@@ -31,5 +31,5 @@ def current_contest_cached(session) -> Contest | None:
         return hit[1]
     contest = current_contest(session, utcnow())
     copy = _detached_copy(contest) if contest is not None else None
-    store["current"] = (now, copy)  # a single assignment: safe across gthread threads
+    store["current"] = (now, copy)  # a single assignment: safe across threads and greenlets
     return copy

@@ -1,6 +1,3 @@
 """The organizers' console."""
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from quiz.web.admin import routes  # noqa: E402,F401
+from quiz.web.admin import routes  # noqa: F401  (registers the views)
+from quiz.web.admin.blueprint import bp  # noqa: F401

@@ -11,13 +11,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import func, or_, select
 
 from quiz import stats
 from quiz.bank.lint import LintReport, lint_bank
 from quiz.bank.validator import BankInvalid, validate_bank
+from quiz.extensions import db
 from quiz.models import Bank, Contest, Question
-from quiz.web.admin import bp
+from quiz.web.admin.blueprint import bp
 from quiz.web.audit import record as audit
 
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -129,10 +131,6 @@ def measured_facility(session, bank_slug: str) -> dict:
 @bp.app_template_global()
 def upload_lint(digest: str | None) -> LintReport | None:
     """Lint warnings of a kept upload that passed validation (the upload page shows them)."""
-    from flask import current_app
-
-    from quiz.extensions import db
-
     raw = PendingUploads(current_app.instance_path).read(digest) if digest else None
     if raw is None:
         return None

@@ -15,8 +15,9 @@ from quiz.contest.attempts import to_display
 from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
 from quiz.models import ROLE_CITY, AuditEntry, Bank, Contest, Question, User
-from quiz.web.admin import bp, charts
+from quiz.web.admin import charts
 from quiz.web.admin.banks import PendingUploads, bank_rows, search_questions, set_retired
+from quiz.web.admin.blueprint import bp
 from quiz.web.admin.contest_form import (
     NeedsConfirmation,
     bank_choices,

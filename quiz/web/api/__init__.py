@@ -1,6 +1,2 @@
 """The v1 JSON API: bearer tokens only, errors as {"error": {"code", "message"}}."""
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api")
-
-from quiz.web.api import routes  # noqa: E402,F401  (registers the routes)
+from quiz.web.api.routes import bp  # noqa: F401  (the blueprint, its views registered)

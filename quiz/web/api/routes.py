@@ -1,6 +1,6 @@
 import contextlib
 
-from flask import Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from quiz import leaderboard
 from quiz.accounts import AccountError, Caller, authenticate, issue_token, mask_name, register_citizen
@@ -14,11 +14,12 @@ from quiz.contest.rules import current_contest
 from quiz.extensions import csrf, db
 from quiz.models import ROLE_CITY, Attempt
 from quiz.web import security
-from quiz.web.api import bp
 from quiz.web.api.openapi import spec
 from quiz.web.audit import record as audit
 from quiz.web.contest_cache import current_contest_cached
 from quiz.web.errors import json_error
+
+bp = Blueprint("api", __name__, url_prefix="/api")
 
 csrf.exempt(bp)
 

@@ -28,7 +28,18 @@ keep them when restyling):
 """
 from urllib.parse import urlsplit
 
-from flask import abort, flash, has_request_context, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    has_request_context,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -43,8 +54,9 @@ from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
 from quiz.models import Attempt
 from quiz.web import security
-from quiz.web.citizen import bp
 from quiz.web.citizen.forms import ActionForm, LoginForm, RegisterForm
+
+bp = Blueprint("citizen", __name__)
 
 TEXT_SIZE_COOKIE = "text_size"
 TYPE_NAMES = {"single": "单选题", "multiple": "多选题", "judge": "判断题"}

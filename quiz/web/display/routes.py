@@ -8,7 +8,7 @@ import json
 import time
 from datetime import datetime
 
-from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, stream_with_context, url_for
 
 from quiz import leaderboard
 from quiz.auth import public
@@ -16,7 +16,8 @@ from quiz.clock import SHANGHAI
 from quiz.extensions import db
 from quiz.redis_connection import Unavailable, fail_open
 from quiz.web.contest_cache import current_contest_cached
-from quiz.web.display import bp
+
+bp = Blueprint("display", __name__, url_prefix="/display")
 
 TOP_N = 20
 NOTICE_UNAVAILABLE = "排行榜暂时不可用，成绩均已安全保存"
