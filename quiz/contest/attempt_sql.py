@@ -31,9 +31,9 @@ DISPLAY_KEYS = "ABCDEFGH"  # an attempt shows options as A, B, … in its own sh
 SAVE = Statement(
     "WITH r AS ("
     " SELECT r.n, r.user_id, r.token_hash, r.attempt_id, r.qid, r.now, r.cutoff,"
-    "  ARRAY(SELECT json_array_elements_text(CAST(r.display AS json))) AS display"
-    " FROM unnest(CAST(:user_ids AS integer[]), CAST(:token_hashes AS text[]), CAST(:attempt_ids AS integer[]),"
-    "  CAST(:qids AS text[]), CAST(:displays AS text[]), CAST(:nows AS timestamp[]), CAST(:cutoffs AS timestamp[]))"
+    "  ARRAY(SELECT json_array_elements_text(r.display)) AS display"
+    " FROM ROWS FROM (json_to_recordset(CAST(:saves AS json)) AS (user_id integer, token_hash text,"
+    "  attempt_id integer, qid text, display json, now timestamp, cutoff timestamp))"
     "  WITH ORDINALITY AS r(user_id, token_hash, attempt_id, qid, display, now, cutoff, n)"
     "), who AS ("
     f" SELECT r.n, COALESCE(r.user_id, {token_user_sql('r.token_hash', 'r.now')}) AS user_id FROM r"

@@ -92,7 +92,7 @@ def allowance(contest: Contest, day_counts, now: datetime) -> Allowance:
 
 
 def attempt_allowance(session, user, contest: Contest, now: datetime) -> Allowance:
-    rows = direct.rows(direct.pool_of(session.get_bind()), attempt_sql.ATTEMPTS_BY_DAY,
+    rows = direct.rows(direct.pool_for(session), attempt_sql.ATTEMPTS_BY_DAY,
                        {"user_id": user.id, "contest_id": contest.id})
     return allowance(contest, [(row.day, row.n) for row in rows], now)
 
@@ -100,7 +100,7 @@ def attempt_allowance(session, user, contest: Contest, now: datetime) -> Allowan
 def holder_allowance(session, token: str, contest: Contest, now: datetime) -> tuple[TokenHolder, Allowance] | None:
     """(holder, Allowance) of an unexpired token in one statement, or None for an unknown or
     expired token (GET /api/v1/me)."""
-    rows = direct.rows(direct.pool_of(session.get_bind()), attempt_sql.HOLDER_ATTEMPTS_BY_DAY, {
+    rows = direct.rows(direct.pool_for(session), attempt_sql.HOLDER_ATTEMPTS_BY_DAY, {
         "token_hash": token_digest(token), "now": now, "contest_id": contest.id})
     if not rows:
         return None
@@ -262,27 +262,24 @@ def _load_whole(session, attempt_id: int) -> Attempt | None:
     )
 
 
-def _choices_json(display_choices) -> str:
-    """The choices as SAVE takes them (a JSON array text). Only the shape is checked here:
-    a list of short strings; whether they are keys of the question is SAVE's rule."""
+def _choices_shape(display_choices) -> list:
+    """Only the shape is checked here: a list of short strings; whether they are keys of
+    the question is SAVE's rule."""
     if not isinstance(display_choices, list) or len(display_choices) > MAX_CHOICES or not all(
             isinstance(c, str) and len(c) <= MAX_CHOICE_LENGTH and storable(c) for c in display_choices):
         raise InvalidAnswer("choices must be a list of option keys")
-    return orjson.dumps(display_choices).decode()
+    return display_choices
 
 
 def _save_row(caller: Caller, attempt_id: int, qid, display_choices, now: datetime) -> dict:
     if not isinstance(qid, str) or len(qid) > 100 or not storable(qid):
         raise InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
     return {"user_id": caller.user_id, "token_hash": caller.token_hash, "attempt_id": attempt_id, "qid": qid,
-            "display": _choices_json(display_choices), "now": now, "cutoff": cutoff(now)}
+            "display": _choices_shape(display_choices), "now": now, "cutoff": cutoff(now)}
 
 
 def _save_values(saves: list[dict], all_or_none: bool = False) -> dict:
-    return {"all_or_none": all_or_none, "user_ids": [s["user_id"] for s in saves], "token_hashes": [s["token_hash"] for s in saves],
-            "attempt_ids": [s["attempt_id"] for s in saves], "qids": [s["qid"] for s in saves],
-            "displays": [s["display"] for s in saves], "nows": [s["now"] for s in saves],
-            "cutoffs": [s["cutoff"] for s in saves]}
+    return {"saves": orjson.dumps(saves).decode(), "all_or_none": all_or_none}
 
 
 def _refusal(row, qid: str) -> Exception:
@@ -312,7 +309,7 @@ def save_answer(session, user, attempt_id, qid: str, display_choices, now: datet
     with the next batch: one statement and one commit for all of them, each with its own
     verdict."""
     save = _save_row(Caller.of(user), _attempt_id(attempt_id), qid, display_choices, now)
-    row = batcher_for(direct.pool_of(session.get_bind()), "save", _save_batch, SAVE_BATCH_MAX).call(save)
+    row = batcher_for(direct.pool_for(session), "save", _save_batch, SAVE_BATCH_MAX).call(save)
     if row.verdict != "saved":
         raise _refusal(row, qid)
 
@@ -325,7 +322,7 @@ def save_answers(session, user, attempt_id, answers: dict, now: datetime) -> int
     if not saves:
         return 0
 
-    rows = direct.rows(direct.pool_of(session.get_bind()), attempt_sql.SAVE, _save_values(saves, all_or_none=True))
+    rows = direct.rows(direct.pool_for(session), attempt_sql.SAVE, _save_values(saves, all_or_none=True))
     for row, qid in zip(rows, answers, strict=True):
         if row.verdict != "saved":
             raise _refusal(row, qid)
@@ -420,7 +417,7 @@ def submit_attempt(session, user, attempt_id, now: datetime, auto: bool = False,
     Hand-ins that arrive while another batch of this process is at the database go with the
     next batch (one message, one commit)."""
     caller, attempt_id = Caller.of(user), _attempt_id(attempt_id)
-    engine = direct.pool_of(session.get_bind())
+    engine = direct.pool_for(session)
     values = {"user_id": caller.user_id, "token_hash": caller.token_hash, "attempt_id": attempt_id,
               "auto": bool(auto), "now": now, "cutoff": cutoff(now)}
     claimed, paper = batcher_for(engine, "submit", _submit_batch, SUBMIT_BATCH_MAX).call(values)
@@ -511,7 +508,7 @@ def tell_leaderboard(session, graded: Graded, contest: Contest | None) -> None:
     recorded, graded.rank = leaderboard.record_and_rank(contest_of(session, graded, contest), graded, graded.holder)
     if not recorded:
         # Redis is away: remember it in SQL so the catch-up adds it later.
-        direct.rows(direct.pool_of(session.get_bind()), attempt_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
+        direct.rows(direct.pool_for(session), attempt_sql.MARK_BOARD_PENDING, {"attempt_id": graded.id})
 
 
 def finalize_user_expired(session, user, now: datetime) -> int:
@@ -525,7 +522,7 @@ def finalize_expired(session, now: datetime, batch: int = 500) -> int:
 
 
 def _finalize(session, now: datetime, user_id: int | None, batch: int = 500) -> int:
-    engine = direct.pool_of(session.get_bind())
+    engine = direct.pool_for(session)
     done = 0
     while True:
         expired = direct.rows(engine, attempt_sql.EXPIRED if user_id is None else attempt_sql.EXPIRED_OF_USER,

@@ -21,6 +21,9 @@ from flask import current_app, has_app_context
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import set_json_loads
 from sqlalchemy import create_engine, event
+from sqlalchemy.orm import scoped_session
+
+from quiz.extensions import db
 
 set_json_loads(orjson.loads)  # a submit reads ~80 small JSON values: orjson parses them 5x faster
 
@@ -71,6 +74,12 @@ def pool_of(main):
                 event.listen(engine, "connect", _prepare_statements)
                 _pools[main] = engine
     return engine
+
+
+def pool_for(session):
+    """The direct engine of the database `session` works on. The request's scoped session
+    is not instantiated for this: a save or a hand-in never touches the ORM."""
+    return pool_of(db.engine if isinstance(session, scoped_session) else session.get_bind())
 
 
 def dispose(main) -> None:
