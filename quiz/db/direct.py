@@ -90,10 +90,12 @@ def dispose(main) -> None:
 
 def _prepare_statements(dbapi, _record) -> None:
     with dbapi.cursor() as cursor:
-        # Every statement here is fixed text run thousands of times: plan it once. With
-        # the default (auto), the array inputs of a batch made PostgreSQL keep re-planning
-        # the save, which cost more than running it (docs/benchmarks.md).
-        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        # Every statement here is fixed text run thousands of times, and each is a few
+        # index look-ups per input row: plan it once (re-planning a save cost more than
+        # running it), and never by a guess of the input's size (PostgreSQL assumes 100
+        # rows for a JSON batch and then hashes whole tables) but by nested index loops.
+        cursor.execute("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;"
+                       " SET enable_hashjoin = off; SET enable_mergejoin = off")
         for statement in _PREPARED:
             cursor.execute(statement.prepare_sql)
     if dbapi.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
