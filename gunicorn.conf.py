@@ -26,9 +26,10 @@ if worker_class == "gevent":
     from gevent import monkey
 
     monkey.patch_all()
-    # Connections a worker holds at once, open display streams included (one each); the
-    # rest wait in the kernel's accept queue, first come first served, instead of queueing
-    # inside one busy worker. Raise it to the number of big screens per worker + 16.
+    # Connections a worker holds at once, open display streams included (one each, at most
+    # DISPLAY_STREAMS_PER_WORKER, by default a quarter of these); the rest wait in the
+    # kernel's accept queue, first come first served, instead of queueing inside one busy
+    # worker. For more live screens raise both (screens beyond the cap poll instead).
     worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 20))
 # Import the app once in the master and fork: a killed worker is replaced at once instead
 # of re-importing the app. create_app opens no connections.

@@ -13,7 +13,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from quiz.db import direct
 from quiz.models import ROLE_CITIZEN, ROLE_CITY, ROLE_DISTRICT, ApiToken, User
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: `\d` also matches full-width (０) and Arabic-Indic (٠) digits.
+PHONE = re.compile(r"1[3-9][0-9]{9}")
+PHONE_MESSAGE = "请输入 11 位中国大陆手机号码。"
+_PHONE_SPACING = str.maketrans("", "", " \u3000-")  # spaces (also the ideographic one) and dashes
 GROUPS = ("青少年", "农民", "产业工人", "老年人", "领导干部和公务员", "其他")
 MIN_PASSWORD = 8
 # A hash to check against when the phone is unknown, so timing does not reveal registration.
@@ -26,6 +29,24 @@ class AccountError(Exception):
         self.field = field
         self.message = message
         self.code = code
+
+
+def normalize_phone(raw) -> str:
+    """A mainland mobile number as it is stored and looked up: 11 ASCII digits.
+
+    Spaces and dashes are dropped, then a leading +86 or 86: "139 0000 0001" and
+    "+86 139-0000-0001" give "13900000001". Anything else raises AccountError on field
+    "phone" (code "invalid"), e.g. "139０0000001" (a full-width digit) or "139٠0000001".
+    Registration, login, the API, the CLI and organizer creation all go through here.
+    """
+    phone = raw.translate(_PHONE_SPACING) if isinstance(raw, str) else ""
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    elif phone.startswith("86") and len(phone) == 13:
+        phone = phone[2:]
+    if not PHONE.fullmatch(phone):
+        raise AccountError("phone", PHONE_MESSAGE)
+    return phone
 
 
 def mask_name(name: str) -> str:
@@ -55,10 +76,9 @@ def storable(text: str, controls: bool = False) -> bool:
     return not (_SURROGATES if controls else _SURROGATES_OR_CONTROLS).search(text)
 
 
-def check_fields(phone, name, district, password, group, unit, districts: set[str]) -> None:
-    """Raise AccountError naming the first field that is wrong."""
-    if not isinstance(phone, str) or not PHONE.fullmatch(phone):
-        raise AccountError("phone", "请输入 11 位中国大陆手机号码。")
+def check_fields(phone, name, district, password, group, unit, districts: set[str]) -> str:
+    """Raise AccountError naming the first field that is wrong; return the phone as stored."""
+    phone = normalize_phone(phone)
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 20 or not storable(name):
         raise AccountError("name", "姓名为 1 到 20 个字符。")
     if district not in districts:
@@ -69,10 +89,11 @@ def check_fields(phone, name, district, password, group, unit, districts: set[st
         raise AccountError("unit", "工作单位或学校最多 100 个字符。")
     if not isinstance(password, str) or len(password) < MIN_PASSWORD or not storable(password, controls=True):
         raise AccountError("password", f"密码至少 {MIN_PASSWORD} 个字符。")
+    return phone
 
 
 def register_citizen(session, phone, name, district, password, group, unit, districts: set[str], now: datetime) -> User:
-    check_fields(phone, name, district, password, group, unit, districts)
+    phone = check_fields(phone, name, district, password, group, unit, districts)
     user = User(phone=phone, name=name.strip(), district=district, group=group or None,
                 unit=(unit or "").strip() or None, password_hash=hash_password(password),
                 role=ROLE_CITIZEN, session_version=1, created_at=now)
@@ -85,44 +106,101 @@ def register_citizen(session, phone, name, district, password, group, unit, dist
     return user
 
 
-def create_organizer(session, phone, name, password, role: str, district: str | None, now: datetime) -> User:
+ROLE_NAMES = {ROLE_CITIZEN: "市民", ROLE_DISTRICT: "区县组织者", ROLE_CITY: "市级组织者"}
+
+
+def create_organizer(session, phone, name, password, role: str, district: str | None, now: datetime,
+                     promote: bool = False) -> User:
+    """Create an organizer, or reset an existing organizer's name and password.
+
+    An existing account whose role would change (a citizen who registered with this phone,
+    or an organizer of the other level) is refused unless `promote`. Whatever changed, the
+    account's sessions and API tokens end: the password is new, and a token or cookie must
+    never carry a role it was not issued under.
+    """
     if role not in (ROLE_CITY, ROLE_DISTRICT):
-        raise AccountError("role", "role must be city or district")
+        raise AccountError("role", "角色只能是 city 或 district。")
     if role == ROLE_DISTRICT and not district:
-        raise AccountError("district", "a district organizer needs --district")
-    if not isinstance(phone, str) or not PHONE.fullmatch(phone):
-        raise AccountError("phone", "phone must be an 11-digit mainland mobile number")
-    if not 1 <= len(name or "") <= 20:
-        raise AccountError("name", "name must be 1 to 20 characters")
-    if len(password or "") < MIN_PASSWORD:
-        raise AccountError("password", f"password must be at least {MIN_PASSWORD} characters")
+        raise AccountError("district", "区县组织者需要 --district。")
+    phone = normalize_phone(phone)
+    if not isinstance(name, str) or not 1 <= len(name) <= 20 or not storable(name):
+        raise AccountError("name", "姓名为 1 到 20 个字符。")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD or not storable(password, controls=True):
+        raise AccountError("password", f"密码至少 {MIN_PASSWORD} 个字符。")
     user = session.scalar(select(User).where(User.phone == phone))
     if user is None:
         user = User(phone=phone, created_at=now, session_version=1)
         session.add(user)
+    elif user.role != role and not promote:
+        raise AccountError("phone", f"手机号 {phone} 已是{ROLE_NAMES.get(user.role, user.role)}账号；"
+                                    f"确需改为{ROLE_NAMES[role]}，请加 --promote（该账号的登录和令牌将全部失效）。",
+                           code="phone_taken")
+    else:
+        _end_sessions(session, user, api_tokens=True)
     user.name, user.role, user.district = name, role, district if role == ROLE_DISTRICT else None
     user.password_hash = hash_password(password)
-    user.session_version = (user.session_version or 0) + 1
     session.commit()
     return user
 
 
 def authenticate(session, phone, password) -> User | None:
     """The user for this phone and password, or None (without saying which was wrong)."""
-    known_shape = isinstance(phone, str) and PHONE.fullmatch(phone)
-    user = session.scalar(select(User).where(User.phone == phone)) if known_shape else None
+    try:
+        phone = normalize_phone(phone)
+    except AccountError:
+        phone = None
+    user = session.scalar(select(User).where(User.phone == phone)) if phone else None
     if user is None or not isinstance(password, str) or not storable(password, controls=True):
         check_password_hash(_DUMMY_HASH, "x")
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def issue_token(session, user: User, now: datetime, ttl_s: int) -> tuple[str, datetime]:
+# Expired tokens deleted by each issue: a bounded batch, skipping rows another issue is deleting.
+PURGE_BATCH = 100
+
+
+def issue_token(session, user: User, now: datetime, ttl_s: int, second_factor: bool = False) -> tuple[str, datetime]:
+    """A new bearer token for `user`, remembering the role it is issued under and whether
+    the organizer passed the second factor for it (see token_account). Each issue also
+    purges up to PURGE_BATCH expired tokens of anyone."""
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(seconds=ttl_s)
-    session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires, created_at=now))
+    expired = (select(ApiToken.id).where(ApiToken.expires_at <= now).order_by(ApiToken.expires_at)
+               .limit(PURGE_BATCH).with_for_update(skip_locked=True))
+    session.execute(delete(ApiToken).where(ApiToken.id.in_(expired)).execution_options(synchronize_session=False))
+    session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires, created_at=now,
+                         role=user.role, second_factor=second_factor))
     session.commit()
     return token, expires
+
+
+def token_grants(token_role: str, second_factor: bool, user: User, require_totp: bool) -> bool:
+    """A token speaks for its user only under the role it was issued with, and an organizer's
+    token only if it was issued with the second factor while ADMIN_REQUIRE_TOTP is on."""
+    if token_role != user.role:
+        return False
+    return not (require_totp and user.is_organizer and not second_factor)
+
+
+def token_account(session, token: str, user_id: int, require_totp: bool) -> User | None:
+    """The User of a token already found valid (token_holder) if the token still grants the
+    user's role (token_grants), else None: what the API's organizer actions act as."""
+    row = session.execute(
+        select(User, ApiToken.role, ApiToken.second_factor).join(ApiToken, ApiToken.user_id == User.id)
+        .where(User.id == user_id, ApiToken.token_hash == token_digest(token))
+    ).first()
+    if row is None:
+        return None
+    user, token_role, second_factor = row
+    return user if token_grants(token_role, second_factor, user, require_totp) else None
+
+
+def revoke_token(session, token: str) -> None:
+    """Delete one bearer token: its app is signed out, the user's other tokens stay."""
+    session.execute(delete(ApiToken).where(ApiToken.token_hash == token_digest(token))
+                    .execution_options(synchronize_session=False))
+    session.commit()
 
 
 @dataclass(frozen=True)
@@ -133,6 +211,7 @@ class TokenHolder:
     name: str
     district: str | None
     role: str
+    staff: bool = False  # a staff or test account: kept off public standings
 
 
 @dataclass(frozen=True)
@@ -172,10 +251,14 @@ def token_holder(session, token: str, now: datetime) -> TokenHolder | None:
 def revoke_sessions(session, user: User, api_tokens: bool = True) -> None:
     """Log out everywhere: old cookies and remember-me cookies stop working, and the API
     tokens too unless api_tokens is False (a web logout leaves the apps signed in)."""
-    user.session_version += 1
+    _end_sessions(session, user, api_tokens)
+    session.commit()
+
+
+def _end_sessions(session, user: User, api_tokens: bool) -> None:
+    user.session_version = (user.session_version or 0) + 1
     if api_tokens:
         session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    session.commit()
 
 
 def token_digest(token: str) -> str:

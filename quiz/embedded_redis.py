@@ -5,8 +5,12 @@ process that needs it starts it (under a file lock, so gunicorn workers and
 CLI commands started together agree on one server); that process owns it and
 shuts it down when it exits. The gunicorn master starts it before forking,
 so it lives exactly as long as the app.
+
+Everything it keeps (socket, rdb, log, pid) is readable by the owner only: the rdb holds
+the boards' names and the rate-limit counters.
 """
 import atexit
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -41,11 +45,13 @@ def _alive(sock: str) -> bool:
 def ensure_running(instance_path: str) -> str:
     """Return a redis URL for the instance's embedded server, starting it if needed."""
     folder = Path(instance_path)
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # as quiz.config does for the instance folder
     sock = socket_path(instance_path)
     if _alive(sock):
         return f"unix://{sock}"
-    with open(folder / "redis.lock", "w") as lock:
+    with open(os.open(folder / "redis.lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _alive(sock):
             _start(folder, sock)
@@ -69,7 +75,11 @@ def _start(folder: Path, sock: str) -> None:
         "--logfile", str((folder / "redis.log").resolve()),
         "--save", "60 1",
     ]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    for name in ("redis.rdb", "redis.log", "redis.pid"):  # left by an older version with wider modes
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(folder / name, 0o600)
+    # umask 077: the server (daemonized, it keeps the umask) creates its rdb, log and pid as 0600.
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, umask=0o077)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if _alive(sock):

@@ -2,6 +2,7 @@
 
 The CLI is trusted (it runs with the server's own database credentials), so
 it writes full phone numbers; the web console masks them for district organizers.
+Like every standing, the exports leave out organizer, staff and test accounts.
 """
 from pathlib import Path
 
@@ -29,6 +30,10 @@ def _contest(slug: str | None) -> Contest:
 
 def _export(kind: str, fmt: str, out: str, slug: str | None, district: str | None) -> None:
     contest = _contest(slug)
+    try:
+        district = exports.district_filter(contest, district)
+    except exports.UnknownDistrict as exc:
+        raise click.BadParameter(str(exc), param_hint="'--district'") from None
     rows = exports.rows_for(kind, db.session, contest, district, full_phones=True)
     exports.write_file(fmt, rows, out, title=contest.title)
     audit(db.session, None, "export", f"{kind} {fmt} {contest.slug} district={district or 'all'} -> {Path(out).name}")
@@ -46,7 +51,7 @@ def _options(command):
 @export_cli.command("results")
 @_options
 def export_results(fmt, out, slug, district):
-    """One row per timed attempt, with full phone numbers."""
+    """One row per timed attempt (not of organizer, staff or test accounts), with full phone numbers."""
     _export("results", fmt, out, slug, district)
 
 

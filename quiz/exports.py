@@ -4,7 +4,8 @@ Rows come from the database in batches (yield_per) and leave as they are
 written, so 200,000 results fit in a small server's memory. Every text cell
 that a spreadsheet would read as a formula is defused with a leading quote.
 Phones are masked unless the caller says the reader may see them (city
-organizers and the trusted CLI).
+organizers and the trusted CLI). Both exports are standings: the attempts of
+organizers and of accounts marked staff or test are left out (leaderboard.public_accounts).
 """
 import csv
 import io
@@ -20,6 +21,7 @@ from sqlalchemy import select
 
 from quiz.accounts import mask_phone
 from quiz.clock import local
+from quiz.leaderboard import public_accounts
 from quiz.models import ATTEMPT_ACTIVE, Attempt, Contest, User
 from quiz.stats import district_figures
 
@@ -44,7 +46,8 @@ def safe_cell(value):
 
 
 def result_rows(session, contest: Contest, district: str | None = None, full_phones: bool = False) -> Iterator[tuple]:
-    """The header, then one row per timed attempt of the contest (practice excluded), oldest first."""
+    """The header, then one row per timed attempt of the contest (practice, staff, test and
+    organizer accounts excluded), oldest first."""
     names = contest.district_names()
     yield RESULT_HEADER
     query = (
@@ -52,7 +55,7 @@ def result_rows(session, contest: Contest, district: str | None = None, full_pho
                Attempt.started_at, Attempt.finished_at, Attempt.score, Attempt.max_score,
                Attempt.correct_count, Attempt.question_count, Attempt.time_used_ms, Attempt.status)
         .join(User, User.id == Attempt.user_id)
-        .where(Attempt.contest_id == contest.id, Attempt.practice.is_(False))
+        .where(Attempt.contest_id == contest.id, Attempt.practice.is_(False), *public_accounts())
         .order_by(Attempt.id)
         .execution_options(yield_per=BATCH)
     )
@@ -207,6 +210,26 @@ def chunks(fmt: str, rows: Iterable[tuple], title: str = "导出") -> Iterator[b
 def filename(contest: Contest, kind: str, fmt: str, district: str | None) -> str:
     """ASCII file name: contest slug, kind, district."""
     return "-".join(part for part in (contest.slug, kind, district) if part) + f".{fmt}"
+
+
+class UnknownDistrict(ValueError):
+    """An export was asked for a district the contest does not have."""
+
+    def __init__(self, contest: Contest, district: str):
+        super().__init__(f"unknown district {district!r}; the districts of {contest.slug} are "
+                         + ", ".join(contest.district_names()))
+        self.district = district
+
+
+def district_filter(contest: Contest, district: str | None) -> str | None:
+    """The district an export is limited to (None: all). Only one of the contest's district
+    codes (slugs) is accepted: the code goes into the file name and its HTTP header, where a
+    newline or a non-ASCII letter would break the download. Raises UnknownDistrict."""
+    if not district:
+        return None
+    if district not in contest.district_names():
+        raise UnknownDistrict(contest, district)
+    return district
 
 
 def write_file(fmt: str, rows: Iterable[tuple], path: str, title: str = "导出") -> None:

@@ -12,7 +12,7 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 | quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
 | quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
 | quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap           | none  |
-| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts              | 10 x LEADERBOARD_CACHE_MS |
+| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json) | 10 x LEADERBOARD_CACHE_MS |
 | quiz:{slug}:cache-lock:<name>         | string | "someone refreshed this copy recently"           | LEADERBOARD_CACHE_MS |
 | quiz:{slug}:lock:rebuild              | string | rebuild in progress (token), a renewed lease     | 15 s  |
 | quiz:{slug}:events                    | pubsub | "result"/"rebuild" messages for the displays     | -     |
@@ -24,6 +24,10 @@ contest start). Limits, enforced by the contest validator: score <= 2047,
 time_used_ms <= 1,048,575 (time_limit_s <= 1048), a window of at most 48 days.
 Results equal in all three (same score, same ms, same finishing second) are
 ordered by Redis by member id (the lexicographically greater id ranks first).
+
+Only citizens count: organizer accounts and accounts marked staff or test
+(`on_public_boards`, `public_accounts` for SQL) never reach a board or an aggregate,
+here or in the console's standings and exports (quiz/stats.py, quiz/exports.py).
 
 SQL stays the source of truth: every write here may fail (the caller keeps
 going and the attempt is flagged board_pending), and `rebuild` or the
@@ -44,7 +48,7 @@ from sqlalchemy import select, update
 from quiz import redis_connection
 from quiz.accounts import mask_name
 from quiz.extensions import db
-from quiz.models import ATTEMPT_ACTIVE, Attempt, Contest, User
+from quiz.models import ATTEMPT_ACTIVE, ROLE_CITIZEN, Attempt, Contest, User
 from quiz.redis_connection import Unavailable, fail_open, redis_client
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,18 @@ NO_DISTRICT = "-"
 
 def _key(slug: str, *parts: str) -> str:
     return ":".join(["quiz", "{" + slug + "}", *parts])
+
+
+def on_public_boards(account) -> bool:
+    """Whether an account's results count in public standings: a citizen (not an organizer)
+    not marked staff or test. `account` is a User or an accounts.TokenHolder.
+    public_accounts() is the same rule for SQL."""
+    return account.role == ROLE_CITIZEN and not account.staff
+
+
+def public_accounts() -> tuple:
+    """WHERE clauses on User of on_public_boards (a query that joins users)."""
+    return (User.role == ROLE_CITIZEN, User.staff.is_(False))
 
 
 def encode(score: int, time_used_ms: int, finish_s: int) -> int:
@@ -181,6 +197,8 @@ def record_and_rank(contest: Contest, attempt: Attempt, user: User) -> tuple[boo
 
 def _record(script: str, contest: Contest, attempt: Attempt, user: User, client=None, session=None,
             rebuild_if_missing: bool = True) -> tuple[bool, dict | None]:
+    if not on_public_boards(user):
+        return True, None  # kept in SQL and labelled in the console, never on a board
     client = client or redis_client()
     district = user.district or NO_DISTRICT
     try:
@@ -237,6 +255,10 @@ def top(contest: Contest, district: str | None = None, limit: int = 20, offset: 
     return {"total": total, "entries": entries}
 
 
+def _dumps(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def cached_json(contest: Contest, name: str, build) -> bytes:
     """build() serialized as JSON and shared by every app host through Redis; raises
     Unavailable (build may raise it too).
@@ -255,16 +277,24 @@ def cached_json(contest: Contest, name: str, build) -> bytes:
         cached, refresh = pipe.execute()
     if cached is not None and not refresh:
         return cached
-    body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+    body = _dumps(build())
     with contextlib.suppress(Unavailable), fail_open("cache write"):
         client.set(cache, body, px=max(10 * fresh_ms, 5000))
     return body
 
 
+CACHED_LIMITS = (10, 20, 50, 100)  # page sizes worth sharing: the API's default and round sizes
+CACHED_PAGES = 5  # of each size, the first pages (offset 0, limit, ..., 4 x limit)
+
+
 def top_json(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0) -> bytes:
-    """The serialized board (see top), cached briefly and shared by every app host."""
-    return cached_json(contest, f"{district or 'city'}:{limit}:{offset}",
-                       lambda: top(contest, district, limit, offset))
+    """The serialized board (see top). The first CACHED_PAGES pages of each of CACHED_LIMITS
+    (city or a district) are cached briefly and shared by every app host; any other page is
+    read from the board each time, so no caller can make a cache key per limit and offset."""
+    if limit in CACHED_LIMITS and offset % limit == 0 and offset // limit < CACHED_PAGES:
+        return cached_json(contest, f"{district or 'city'}:{limit}:{offset}",
+                           lambda: top(contest, district, limit, offset))
+    return _dumps(top(contest, district, limit, offset))
 
 
 def standing(contest: Contest, user: User) -> dict:
@@ -373,12 +403,13 @@ def _finished_clause(contest: Contest):
 
 
 def _best_results(session, contest: Contest):
-    """Rows (id, user_id, score, time_used_ms, finished_at, name, district) of every finished attempt."""
+    """Rows (id, user_id, score, time_used_ms, finished_at, name, district) of every finished
+    attempt of an account on the public boards."""
     return session.execute(
         select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.finished_at,
                User.name, User.district)
         .join(User, User.id == Attempt.user_id)
-        .where(*_finished_clause(contest))
+        .where(*_finished_clause(contest), *public_accounts())
         .execution_options(yield_per=5000)
     )
 
@@ -484,7 +515,8 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
     swap.execute()
     # Attempts finished while we read SQL went to the old keys (or nowhere): count them again.
     snapshot = set(attempt_ids)
-    late = [i for i in session.scalars(select(Attempt.id).where(*_finished_clause(contest))) if i not in snapshot]
+    late = [i for i in session.scalars(select(Attempt.id).join(User, User.id == Attempt.user_id)
+                                       .where(*_finished_clause(contest), *public_accounts())) if i not in snapshot]
     for attempt in session.scalars(select(Attempt).where(Attempt.id.in_(late))).all() if late else []:
         if not record_attempt(contest, attempt, attempt.user, client, rebuild_if_missing=False):
             attempt.board_pending = True

@@ -30,6 +30,8 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # A staff or test account (marked by an organizer): kept off public standings, like organizers.
+    staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     # Flask-Login protocol
     is_active = True
@@ -53,8 +55,12 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # indexed for the purge at issue
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # What the token was issued under: it never acts with another role, and an organizer's
+    # token issued without the second factor never acts as an organizer while 2FA is required.
+    role: Mapped[str] = mapped_column(String(10), default=ROLE_CITIZEN, server_default=ROLE_CITIZEN)
+    second_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     user: Mapped[User] = relationship()
 
@@ -106,6 +112,11 @@ class Contest(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     theme: Mapped[str] = mapped_column(String(200), default="")
     bank_slug: Mapped[str] = mapped_column(String(60))
+    # The bank version papers are drawn from, set by each import of the contest: a new
+    # version of the bank changes nothing until the contest is imported (or saved) again.
+    bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id", name="contests_bank_id_fkey"))
+    # Practice papers come from this bank (never the contest's own); None: 赛后练习 only.
+    practice_bank_slug: Mapped[str | None] = mapped_column(String(60))
     starts_at: Mapped[datetime] = mapped_column(DateTime)
     ends_at: Mapped[datetime] = mapped_column(DateTime)
     time_limit_s: Mapped[int] = mapped_column(Integer)

@@ -3,7 +3,9 @@
 Plain functions of a session, a contest and (for district organizers) a
 district code; heavy counting happens in SQL, the arithmetic in small pure
 functions that the tests check against hand-computed numbers.
-Practice attempts never count.
+Practice attempts never count, nor do the attempts of organizers and of accounts
+marked staff or test (leaderboard.public_accounts): these figures are standings and
+aggregates, and those accounts stay off every standing.
 """
 import json
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Float, Text, and_, case, cast, func, select
 
 from quiz.clock import local, local_day
+from quiz.leaderboard import public_accounts
 from quiz.models import ATTEMPT_ACTIVE, Attempt, AttemptQuestion, Contest, Question, User
 
 MIN_ANSWERS = 30  # below this a question's figures are too noisy to show
@@ -21,8 +24,9 @@ LOW_DISCRIMINATION = 0.2
 
 
 def _contest_attempts(contest: Contest, district: str | None, finished_only: bool):
-    """WHERE clauses for the timed attempts of a contest, optionally of one district."""
-    clauses = [Attempt.contest_id == contest.id, Attempt.practice.is_(False)]
+    """WHERE clauses for the timed attempts of a contest, optionally of one district (the
+    query joins users), of accounts on the public boards only."""
+    clauses = [Attempt.contest_id == contest.id, Attempt.practice.is_(False), *public_accounts()]
     if finished_only:
         clauses.append(Attempt.status != ATTEMPT_ACTIVE)
     if district is not None:

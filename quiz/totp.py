@@ -39,7 +39,8 @@ def verify(secret: str, code, unix_time: float, drift_steps: int = 1) -> bool:
     if not secret or not isinstance(code, str):
         return False
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    # ASCII only: "１２３４５６".isdigit() is True, and compare_digest raises on non-ASCII text.
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return False
     return any(hmac.compare_digest(code_at(secret, unix_time + step * STEP_S), code)
                for step in range(-drift_steps, drift_steps + 1))

@@ -158,6 +158,28 @@ def open_contest(app, sample_bank):
     return contest
 
 
+PRACTICE_BANK = BANKS / "good.yaml"  # test-bank: three questions, none of them in the sample bank
+
+
+def sample_contest_with_practice(shift_to_now: bool):
+    """The sample contest naming test-bank as its practice bank (practice then opens at any time)."""
+    import_bank(db.session, PRACTICE_BANK.read_bytes(), PRACTICE_BANK.name)
+    raw = SAMPLE_CONTEST.read_bytes() + b"\npractice_bank: test-bank\n"
+    return import_contest(db.session, raw, shift_to_now=shift_to_now)[0]
+
+
+@pytest.fixture
+def practice_contest(app, sample_bank):
+    """The sample contest with its 2021 window and a practice bank (use DURING as the clock)."""
+    return sample_contest_with_practice(shift_to_now=False)
+
+
+@pytest.fixture
+def open_practice_contest(app, sample_bank):
+    """The sample contest open now, with a practice bank (for tests through HTTP)."""
+    return sample_contest_with_practice(shift_to_now=True)
+
+
 class Citizens:
     """Builds registered citizens: citizens.make(district="wujin", name="张三")."""
 

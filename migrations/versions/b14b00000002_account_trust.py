@@ -16,8 +16,15 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # Tokens issued before this revision become citizen tokens without the second factor:
+    # an organizer asks for a new one (a citizen's token keeps working).
+    op.add_column('api_tokens', sa.Column('role', sa.String(length=10), nullable=False, server_default='citizen'))
+    op.add_column('api_tokens', sa.Column('second_factor', sa.Boolean(), nullable=False,
+                                          server_default=sa.text('false')))
+    op.create_index('ix_api_tokens_expires_at', 'api_tokens', ['expires_at'])
 
 
 def downgrade():
-    pass
+    op.drop_index('ix_api_tokens_expires_at', table_name='api_tokens')
+    op.drop_column('api_tokens', 'second_factor')
+    op.drop_column('api_tokens', 'role')

@@ -5,6 +5,8 @@ aliases (billion-laughs bombs) and can recurse until RecursionError. We read
 the event stream of the C parser (pure Python where libyaml is missing) and
 build plain dicts and lists ourselves, refusing duplicates, anchors, aliases,
 explicit tags and deep nesting, and remembering the line of every key.
+Numbers whose construction costs more than linear time (YAML 1.1's base-60 integers
+such as 1:2:3:4, and very long numerals) are refused too.
 """
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader
 
 MAX_DEPTH = 20
+MAX_NUMBER_CHARS = 100  # no bank or contest needs a longer numeral; PyYAML's are quadratic in it
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -50,11 +53,13 @@ class YamlRefused(Exception):
 class LineDict(dict):
     """A mapping that remembers its own line and the line of each key."""
 
+    __slots__ = ("line", "key_lines")  # no __dict__ each: a 5 MB file can hold 500,000 mappings
     line: int
     key_lines: dict
 
 
 class LineList(list):
+    __slots__ = ("line",)
     line: int
 
 
@@ -63,6 +68,7 @@ _constructor = yaml.constructor.SafeConstructor()
 _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _SCALAR_TAGS = _STANDARD_TAGS - {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _PLAIN = (True, False)
 _MISSING = object()
 
@@ -92,11 +98,27 @@ def _construct(tag: str, value: str, event) -> object:
         return value
     if tag == _TIMESTAMP or tag not in _SCALAR_TAGS:
         return value  # dates stay text (contest.definition parses ISO 8601 itself); !!map on a scalar too
+    if tag in _NUMBER_TAGS:
+        _check_number(value, event)
     node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
     try:  # the constructor directly: construct_object would remember every node of the file
         return _constructor.yaml_constructors[tag](_constructor, node)
     except (yaml.YAMLError, ValueError):
         return value
+
+
+def _check_number(value: str, event) -> None:
+    """Refuse numerals whose value PyYAML computes in super-linear time: a base-60 integer
+    (1:2:3:4, each part a multiplication of a growing integer) and any numeral longer than
+    MAX_NUMBER_CHARS. Quoted, either is plain text."""
+    line = event.start_mark.line + 1
+    if ":" in value:
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        raise YamlRefused(Problem(line, f"'{shown}' is a YAML base-60 number, which is not allowed; "
+                                        "quote it if it is text"))
+    if len(value) > MAX_NUMBER_CHARS:
+        raise YamlRefused(Problem(line, f"a number of {len(value)} characters is not allowed (at most "
+                                        f"{MAX_NUMBER_CHARS}); quote it if it is text"))
 
 
 def load(text: str | bytes, duplicates: list | None = None):

@@ -1,4 +1,6 @@
-"""Bank validation: every problem of a file, each with its line and question."""
+"""Bank validation: every problem of a file, each with its line and question
+(the first MAX_PROBLEMS of them by line, then how many more)."""
+import heapq
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ OPTION_KEYS = "ABCDEFGH"
 TOP_KEYS = {"bank", "title", "version", "categories", "questions"}
 REQUIRED_QUESTION_KEYS = {"id", "type", "category", "difficulty", "stem", "answer", "explanation"}
 OPTIONAL_QUESTION_KEYS = {"options", "points", "tags", "source"}
+MAX_PROBLEMS = 200  # a 5 MB file of mistakes made 1.3 million messages: nobody reads past these
 
 
 @dataclass
@@ -46,10 +49,61 @@ class ValidBank:
         }
 
 
+class FirstProblems:
+    """Collects problems but keeps only the MAX_PROBLEMS first by line (in the order found
+    among equal lines) and counts the rest, so memory stays bounded however bad the file.
+    `line_of` gives an item's line (items may carry more than a Problem)."""
+
+    def __init__(self, limit: int = MAX_PROBLEMS, line_of=lambda problem: problem.line):
+        self.limit, self.line_of = limit, line_of
+        self._heap: list = []  # (-line, -order, item): the worst kept item on top
+        self._order = 0
+        self.more = 0  # items found beyond the limit
+        self.first_left_out: int | None = None  # the smallest line among them
+
+    def append(self, item) -> None:
+        self._order += 1
+        line = self.line_of(item)
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, (-line, -self._order, item))
+            return
+        if line < -self._heap[0][0]:  # earlier than the worst kept one: keep it instead
+            line = -heapq.heapreplace(self._heap, (-line, -self._order, item))[0]
+        self.more += 1
+        if self.first_left_out is None or line < self.first_left_out:
+            self.first_left_out = line
+
+    def extend(self, items) -> None:
+        for item in items:
+            self.append(item)
+
+    def __len__(self) -> int:
+        return len(self._heap) + self.more
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def __iter__(self):
+        """The kept items in line order (not the count of the rest)."""
+        return (item for _, _, item in sorted(self._heap, key=lambda e: (-e[0], -e[1])))
+
+    def problems(self) -> list[Problem]:
+        """The kept problems in line order and, past the limit, one "… and N more problems"."""
+        kept = list(self)
+        if self.more:
+            kept.append(Problem(self.first_left_out, f"… and {self.more} more problems"))
+        return kept
+
+
 class BankInvalid(Exception):
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems):
+        """problems: a list or a FirstProblems; at most MAX_PROBLEMS are kept (see FirstProblems)."""
+        if not isinstance(problems, FirstProblems):
+            collected = FirstProblems()
+            collected.extend(problems)
+            problems = collected
         super().__init__(f"{len(problems)} problem(s)")
-        self.problems = sorted(problems, key=lambda p: p.line)
+        self.problems = problems.problems()
 
 
 def _is_int(value) -> bool:
@@ -62,12 +116,16 @@ def _nonempty_str(value) -> bool:
 
 def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
     """Return the validated bank or raise BankInvalid listing every problem."""
-    duplicates: list = []
+    duplicates = FirstProblems(line_of=lambda found: found[0].line)  # (problem, containers) from the loader
     try:
         doc = load(decode(raw, max_bytes), duplicates=duplicates)
     except YamlRefused as exc:
-        raise BankInvalid([*(problem for problem, _ in duplicates), exc.problem]) from None
-    problems: list[Problem] = []
+        problems = FirstProblems()
+        problems.extend(problem for problem, _ in duplicates)
+        problems.append(exc.problem)
+        _count_left_out(problems, duplicates)
+        raise BankInvalid(problems) from None
+    problems = FirstProblems()
     if not isinstance(doc, LineDict):
         raise BankInvalid([Problem(getattr(doc, "line", 1), "the file must be a YAML mapping with bank, title, version, categories and questions")])
 
@@ -124,9 +182,18 @@ def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
                 if question is not None:
                     valid.append(question)
     problems.extend(_label_by_question(duplicates, questions))
+    _count_left_out(problems, duplicates)
     if problems:
         raise BankInvalid(problems)
     return ValidBank(slug, title, version, dict(category_names), valid, key_line(doc, "version"))
+
+
+def _count_left_out(problems: FirstProblems, duplicates: FirstProblems) -> None:
+    """Add the duplicate keys the loader found beyond the limit to the count of the rest."""
+    if duplicates.more:
+        problems.more += duplicates.more
+        first = duplicates.first_left_out
+        problems.first_left_out = first if problems.first_left_out is None else min(problems.first_left_out, first)
 
 
 def _label_by_question(duplicates: list, questions) -> list[Problem]:
@@ -140,7 +207,7 @@ def _label_by_question(duplicates: list, questions) -> list[Problem]:
     return labelled
 
 
-def _validate_question(item, categories: dict, problems: list[Problem]) -> ValidQuestion | None:
+def _validate_question(item, categories: dict, problems: FirstProblems) -> ValidQuestion | None:
     line = getattr(item, "line", 0)
     if not isinstance(item, LineDict):
         problems.append(Problem(line, "each question must be a mapping"))

@@ -87,7 +87,7 @@ CLAIM = Statement(
     " FROM users u WHERE a.id = :attempt_id AND a.status = 'active' AND u.id = a.user_id"
     f" AND a.user_id = COALESCE(CAST(:user_id AS integer), {token_user_sql(':token_hash', ':now')})"
     " RETURNING a.id, a.user_id, a.contest_id, a.practice, a.status, a.started_at, a.deadline, a.finished_at,"
-    " a.auto_submitted, a.question_count, u.name, u.district, u.role",
+    " a.auto_submitted, a.question_count, u.name, u.district, u.role, u.staff",
     prepared="quiz_claim",
 )
 
@@ -122,7 +122,7 @@ GRADE = Statement(
 FINISHED = Statement(
     "SELECT w.user_id AS caller_id, a.id, a.user_id, a.contest_id, a.practice, a.status, a.started_at, a.deadline,"
     " a.finished_at, a.auto_submitted, a.question_count, a.score, a.max_score, a.correct_count, a.time_used_ms,"
-    " u.name, u.district, u.role"
+    " u.name, u.district, u.role, u.staff"
     f" FROM (SELECT COALESCE(CAST(:user_id AS integer), {token_user_sql(':token_hash', ':now')}) AS user_id) w"
     " LEFT JOIN attempts a ON a.id = :attempt_id AND a.user_id = w.user_id LEFT JOIN users u ON u.id = a.user_id"
 )
@@ -162,3 +162,15 @@ EXPIRED_OF_USER = Statement(
 )
 
 MARK_BOARD_PENDING = Statement("UPDATE attempts SET board_pending = TRUE WHERE id = :attempt_id")
+
+# Starts of one citizen in one contest (timed and practice) take turns: the start's own
+# transaction (the ORM session's) holds this lock from before it counts until it commits,
+# so simultaneous starts, or a start racing a hand-in, cannot both pass the limits. The
+# two-key form does not share its key space with one-key advisory locks.
+START_TURN = Statement("SELECT pg_advisory_xact_lock(CAST(:contest_id AS integer), CAST(:user_id AS integer))")
+
+# Practice attempts started on one Asia/Shanghai day (PRACTICE_PER_DAY).
+PRACTICE_ON_DAY = Statement(
+    "SELECT COUNT(*) AS n FROM attempts WHERE user_id = :user_id AND contest_id = :contest_id"
+    " AND practice AND day = :day"
+)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from quiz import leaderboard
 from quiz.accounts import Caller, TokenHolder, storable, token_digest
 from quiz.bank.importer import latest_bank
-from quiz.clock import local_day
+from quiz.clock import local, local_day
 from quiz.contest import attempt_sql
 from quiz.contest.attempt_sql import DISPLAY_KEYS
 from quiz.contest.definition import question_points, row_matches
@@ -31,6 +31,9 @@ from quiz.contest.errors import (
     DeadlinePassed,
     InvalidAnswer,
     NotSignedIn,
+    PracticeClosed,
+    PracticeDuringAttempt,
+    PracticeLimitReached,
 )
 from quiz.contest.rules import OPEN, UPCOMING, phase
 from quiz.db import direct
@@ -109,18 +112,28 @@ def holder_allowance(session, token: str, contest: Contest, now: datetime) -> tu
 
 
 def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
-    """Resume the citizen's active attempt or start a new one: (attempt, created)."""
+    """Resume the citizen's active attempt or start a new one: (attempt, created).
+
+    Starts of one citizen in one contest take turns (attempt_sql.START_TURN, held until the
+    commit) and count the limits inside their turn, so N simultaneous starts make one
+    attempt (the others resume it) and a start racing a hand-in never exceeds the limits."""
     finalize_user_expired(session, user, now)
     current = active_attempt(session, user, contest)
     if current is not None:
         return current, False
-    blocker = start_blocker(session, user, contest, now)
-    if blocker is not None:
-        raise blocker
-    attempt = _create_attempt(session, user, contest, now, practice=False, rng=rng)
-    try:
+    _take_turn(session, user, contest)
+    current = active_attempt(session, user, contest)
+    if current is not None:  # a simultaneous start made it while this one waited its turn
         session.commit()
-    except IntegrityError:  # another device started one at the same moment: resume it
+        return current, False
+    blocker = start_blocker(session, user, contest, now, in_turn=True)
+    if blocker is not None:
+        session.rollback()  # ends the turn
+        raise blocker
+    try:
+        attempt = _create_attempt(session, user, contest, now, practice=False, rng=rng)
+        session.commit()
+    except IntegrityError:  # an attempt inserted without taking a turn: resume it
         session.rollback()
         current = active_attempt(session, user, contest)
         if current is None:
@@ -129,16 +142,34 @@ def start_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
     return attempt, True
 
 
-def start_blocker(session, user: User, contest: Contest, now: datetime) -> ContestError | None:
+def _take_turn(session, user, contest: Contest) -> None:
+    """Wait until this citizen's other starts in this contest have committed; the turn lasts
+    until the session's transaction ends (see attempt_sql.START_TURN)."""
+    _in_session(session, attempt_sql.START_TURN, {"contest_id": contest.id, "user_id": user.id})
+
+
+def _in_session(session, statement, values: dict) -> list:
+    """A statement of attempt_sql run in the session's transaction (the start's turn)
+    instead of as its own transaction on the direct pool: the same SQL, the same rule."""
+    return session.connection().exec_driver_sql(statement.sql, values).all()
+
+
+def start_blocker(session, user: User, contest: Contest, now: datetime, in_turn: bool = False) -> ContestError | None:
     """Why the citizen may not start a new timed attempt now (the error to raise), or None.
 
     Checked in this order: the contest window, the total limit, then the daily limit
-    (counted per Asia/Shanghai calendar day of the start)."""
+    (counted per Asia/Shanghai calendar day of the start). `in_turn`: the caller holds the
+    start's turn, so the attempts are counted in its transaction (pages count on the
+    direct pool)."""
     state = phase(contest, now)
     if state != OPEN:
         when = "尚未开始" if state == UPCOMING else "已经结束"
         return ContestClosed(f"竞赛{when}，现在不能答题。")
-    counts = attempt_allowance(session, user, contest, now)
+    if in_turn:
+        rows = _in_session(session, attempt_sql.ATTEMPTS_BY_DAY, {"user_id": user.id, "contest_id": contest.id})
+        counts = allowance(contest, [(row.day, row.n) for row in rows], now)
+    else:
+        counts = attempt_allowance(session, user, contest, now)
     if counts.left_total == 0:
         return AttemptsExhausted(f"您已用完全部 {contest.max_attempts} 次答题机会。")
     if counts.left_today == 0:
@@ -146,20 +177,78 @@ def start_blocker(session, user: User, contest: Contest, now: datetime) -> Conte
     return None
 
 
-def start_practice(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
-    """Untimed practice at any time; never counts toward limits or rankings."""
+def practice_opens_at(contest: Contest) -> datetime | None:
+    """When practice opens; None: at any time, on the contest's practice bank. Without a
+    practice bank it is 赛后练习 on the contest's own bank, opening once no timed attempt
+    can save any more: the end of the window plus the time limit and GRACE (an attempt
+    started just before the end runs on after it)."""
+    if contest.practice_bank_slug:
+        return None
+    return contest.ends_at + timedelta(seconds=contest.time_limit_s) + GRACE
+
+
+def practice_blocker(session, user: User, contest: Contest, now: datetime, per_day: int,
+                     in_turn: bool = False) -> ContestError | None:
+    """Why the citizen may not start a practice paper now (the error to raise), or None.
+
+    Checked in this order: practice closed (practice_opens_at), a timed attempt running,
+    `per_day` practice papers (PRACTICE_PER_DAY) already started this Asia/Shanghai day in
+    this contest. `in_turn` as for start_blocker."""
+    opens = practice_opens_at(contest)
+    if opens is not None and now < opens:
+        state = phase(contest, now)
+        if state == UPCOMING:
+            return PracticeClosed("竞赛尚未开始，练习暂未开放。")
+        if state == OPEN:
+            return PracticeClosed("竞赛进行中，练习暂停；竞赛结束后开放赛后练习。")
+        return PracticeClosed(f"赛后练习将于 {local(opens):%m月%d日 %H:%M} 开放。")
+    if active_attempt(session, user, contest) is not None:
+        return PracticeDuringAttempt("您有正在进行的正式答题，交卷后才能练习。")
+    values = {"user_id": user.id, "contest_id": contest.id, "day": local_day(now)}
+    today = _in_session(session, attempt_sql.PRACTICE_ON_DAY, values) if in_turn else \
+        direct.rows(direct.pool_for(session), attempt_sql.PRACTICE_ON_DAY, values)
+    if today[0].n >= per_day:
+        return PracticeLimitReached(f"今天的 {per_day} 次练习机会已用完，请明天再来。")
+    return None
+
+
+def start_practice(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None, *,
+                   per_day: int) -> tuple[Attempt, bool]:
+    """Resume the citizen's practice paper or start one (practice_blocker says when not):
+    untimed, never counted toward the limits or the boards. Starts take turns with the
+    citizen's other starts in the contest, as in start_attempt."""
+    finalize_user_expired(session, user, now)
     current = active_attempt(session, user, contest, practice=True)
     if current is not None:
         return current, False
+    _take_turn(session, user, contest)
+    current = active_attempt(session, user, contest, practice=True)
+    if current is not None:  # a simultaneous start made it while this one waited its turn
+        session.commit()
+        return current, False
+    blocker = practice_blocker(session, user, contest, now, per_day, in_turn=True)
+    if blocker is not None:
+        session.rollback()  # ends the turn
+        raise blocker
     attempt = _create_attempt(session, user, contest, now, practice=True, rng=rng)
     session.commit()
     return attempt, True
 
 
+def paper_bank_id(session, contest: Contest, practice: bool) -> int | None:
+    """The bank version a paper is drawn from: the version the contest is pinned to
+    (contest.bank_id, set by its import); practice: the newest version of the practice
+    bank when the contest names one."""
+    if practice and contest.practice_bank_slug:
+        bank = latest_bank(session, contest.practice_bank_slug)
+        return bank.id if bank is not None else None
+    return contest.bank_id
+
+
 def _create_attempt(session, user, contest, now, practice, rng) -> Attempt:
     rng = rng or random.SystemRandom()
-    bank = latest_bank(session, contest.bank_slug)
-    pool = session.scalars(select(Question).where(Question.bank_id == bank.id, Question.retired.is_(False))).all()
+    bank_id = paper_bank_id(session, contest, practice)
+    pool = session.scalars(select(Question).where(Question.bank_id == bank_id, Question.retired.is_(False))).all()
     seen = set() if practice else served_qids(session, user, contest)
     questions = draw_paper(pool, contest.paper, contest.questions_per_attempt, seen, rng)
     attempt = Attempt(
@@ -336,17 +425,19 @@ SUBMIT_BATCH_MAX = 32
 def _save_batch(engine, saves: list[dict]) -> list:
     try:
         return direct.rows(engine, attempt_sql.SAVE, _save_values(saves))
-    except DBAPIError:
+    except DBAPIError as exc:
         if len(saves) == 1:
             raise
         return _one_by_one(engine, lambda e, save: direct.rows(e, attempt_sql.SAVE, _save_values([save]))[0],
-                           saves, "saves")
+                           saves, "saves", exc)
 
 
-def _one_by_one(engine, run_one, items: list[dict], what: str) -> list:
+def _one_by_one(engine, run_one, items: list[dict], what: str, failure: DBAPIError) -> list:
     """After a failed batch: one item's trouble (a deadlock with another batch, say) must
     not fail the others, so each runs alone and gets its own outcome or exception."""
-    log.warning("a batch of %d %s failed; running them one by one", len(items), what, exc_info=True)
+    # The error's class and SQLSTATE only: PostgreSQL's message can quote a phone or a name.
+    log.warning("a batch of %d %s failed (%s, SQLSTATE %s); running them one by one", len(items), what,
+                type(failure.orig).__name__, getattr(failure.orig, "sqlstate", None))
     results = []
     for values in items:
         try:
@@ -426,7 +517,7 @@ def submit_attempt(session, user, attempt_id, now: datetime, auto: bool = False,
     else:
         head = claimed[0]
         graded = Graded(**{name: getattr(head, name) for name in _HEAD},
-                        holder=TokenHolder(head.user_id, head.name, head.district, head.role))
+                        holder=TokenHolder(head.user_id, head.name, head.district, head.role, head.staff))
         totals = paper[0]
         graded.score, graded.max_score, graded.correct_count = totals.score, totals.max_score, totals.correct_count
         graded.time_used_ms = int(totals.time_used_ms)
@@ -445,11 +536,11 @@ def _submit_batch(engine, submits: list[dict]) -> list:
     order = sorted(range(len(submits)), key=lambda i: submits[i]["attempt_id"])
     try:
         rows = direct.script(engine, [step for i in order for step in _submit_steps(submits[i])])
-    except DBAPIError:
+    except DBAPIError as exc:
         if len(submits) == 1:
             raise
         return _one_by_one(engine, lambda e, values: tuple(direct.script(e, _submit_steps(values))),
-                           submits, "submits")
+                           submits, "submits", exc)
     results = [None] * len(submits)
     for k, i in enumerate(order):
         results[i] = (rows[2 * k], rows[2 * k + 1])
@@ -464,7 +555,7 @@ def _already_finished(engine, values: dict) -> Graded:
         raise AttemptNotFound("没有这次答题记录。")
     graded = Graded(**{name: getattr(head, name) for name in _HEAD}, score=head.score, max_score=head.max_score,
                     correct_count=head.correct_count, time_used_ms=head.time_used_ms,
-                    holder=TokenHolder(head.user_id, head.name, head.district, head.role))
+                    holder=TokenHolder(head.user_id, head.name, head.district, head.role, head.staff))
     graded.items = _items(engine, direct.rows(engine, attempt_sql.VERDICTS, {"attempt_id": head.id}))
     return graded
 

@@ -8,11 +8,11 @@ from quiz.bank.importer import latest_bank
 from quiz.bank.loader import LineDict, LineList, Problem, YamlRefused, decode, load
 from quiz.bank.validator import SLUG, TYPES, BankInvalid, _is_int, _nonempty_str
 from quiz.clock import to_naive_utc, utcnow
-from quiz.models import Contest, Question
+from quiz.models import Bank, Contest, Question
 
 REQUIRED = {"contest", "title", "bank", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
             "attempts_per_day", "max_attempts", "districts"}
-OPTIONAL = {"theme", "paper", "points"}
+OPTIONAL = {"theme", "paper", "points", "practice_bank"}
 # Limits of the leaderboard's exact score encoding (see quiz.leaderboard).
 MAX_TIME_LIMIT_S = 1048
 MAX_WINDOW = timedelta(days=48)
@@ -34,6 +34,7 @@ class ValidContest:
     attempts_per_day: int
     max_attempts: int
     districts: list
+    practice_bank: str | None = None  # the bank practice papers come from; never `bank`
     lines: dict = field(default_factory=dict)  # key -> line, for problems found against the bank
 
 
@@ -74,9 +75,11 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
             problem(key, f"unknown key '{key}'")
     for key in sorted(REQUIRED - set(doc)):
         problem(None, f"missing key '{key}'")
-    for key in ("contest", "bank"):
+    for key in ("contest", "bank", "practice_bank"):
         if key in doc and not (isinstance(doc[key], str) and SLUG.match(doc[key])):
             problem(key, f"{key} must be a slug of lowercase letters, digits and hyphens")
+    if "practice_bank" in doc and doc["practice_bank"] == doc.get("bank"):
+        problem("practice_bank", "practice_bank must be another bank than bank: practice shows its answer keys")
     for key in ("title", "theme"):
         if key in doc and not _nonempty_str(doc[key]):
             problem(key, f"{key} must be non-empty text")
@@ -157,17 +160,54 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
         starts_at=to_naive_utc(instants["starts_at"]), ends_at=to_naive_utc(instants["ends_at"]),
         time_limit_s=doc["time_limit_s"], questions_per_attempt=doc["questions_per_attempt"],
         paper=rows, points=dict(points), attempts_per_day=doc["attempts_per_day"],
-        max_attempts=doc["max_attempts"], districts=clean_districts, lines=dict(doc.key_lines),
+        max_attempts=doc["max_attempts"], districts=clean_districts, practice_bank=doc.get("practice_bank"),
+        lines=dict(doc.key_lines),
     )
 
 
 def check_against_bank(session, valid: ValidContest) -> list[Problem]:
-    """Problems that make the paper impossible to draw from the bank's latest version."""
+    """Problems that make the paper impossible to draw from the bank's latest version (the
+    version an import pins the contest to), and a practice bank that is missing or shares
+    questions with the contest's bank."""
+    return _checked_bank(session, valid)[1]
+
+
+def _checked_bank(session, valid: ValidContest) -> tuple[Bank | None, list[Problem]]:
+    """(the bank version checked, its problems): an import pins the version it checked."""
     bank = latest_bank(session, valid.bank)
     if bank is None:
-        return [Problem(valid.lines.get("bank", 1), f"bank '{valid.bank}' has not been imported")]
+        return None, [Problem(valid.lines.get("bank", 1), f"bank '{valid.bank}' has not been imported")]
     questions = session.scalars(select(Question).where(Question.bank_id == bank.id, Question.retired.is_(False))).all()
-    return paper_shortfalls(questions, valid.paper, valid.questions_per_attempt, valid.points, valid.lines)
+    problems = _practice_bank_problems(session, valid, questions)
+    shortfalls = paper_shortfalls(questions, valid.paper, valid.questions_per_attempt, valid.points, valid.lines)
+    pinned = pinned_bank(session, valid.slug)
+    if shortfalls and pinned is not None and pinned.id != bank.id:
+        problems.append(Problem(valid.lines.get("bank", 1), f"bank {valid.bank} version {bank.version} cannot fill the paper; "
+                                                            f"contest {valid.slug} stays on {pinned.slug} version {pinned.version}"))
+    return bank, problems + shortfalls
+
+
+def _practice_bank_problems(session, valid: ValidContest, questions) -> list[Problem]:
+    if valid.practice_bank is None:
+        return []
+    line = valid.lines.get("practice_bank", 1)
+    practice = latest_bank(session, valid.practice_bank)
+    if practice is None:
+        return [Problem(line, f"practice_bank '{valid.practice_bank}' has not been imported")]
+    # A copy of the contest's questions under another slug would give the keys away just the same.
+    stems = {q.stem for q in questions}
+    shared = sorted(session.scalars(select(Question.qid).where(Question.bank_id == practice.id,
+                                                               Question.retired.is_(False)).where(
+        Question.stem.in_(stems)))) if stems else []
+    if shared:
+        return [Problem(line, f"practice_bank '{valid.practice_bank}' shares {len(shared)} question(s) with bank "
+                              f"'{valid.bank}' (e.g. {', '.join(shared[:3])}): practice would show their answers")]
+    return []
+
+
+def pinned_bank(session, slug: str) -> Bank | None:
+    """The bank version the contest `slug` draws its papers from (None: no such contest)."""
+    return session.scalar(select(Bank).join(Contest, Contest.bank_id == Bank.id).where(Contest.slug == slug))
 
 
 def paper_shortfalls(questions, rows, questions_per_attempt, points, lines: dict | None = None) -> list[Problem]:
@@ -214,11 +254,13 @@ def question_points(question, points: dict) -> int:
 def import_contest(session, raw: bytes, shift_to_now: bool = False) -> tuple[Contest, bool]:
     """Validate and create or update the contest named by the file's slug.
 
+    The contest is pinned to the newest version of its bank, which must fill the paper
+    (check_against_bank): a bank imported later changes nothing until the next import.
     shift_to_now moves the window to start today (00:00 Asia/Shanghai) with the
     same length, so the quickstart's sample contest is open at once.
     """
     valid = validate_contest(raw)
-    problems = check_against_bank(session, valid)
+    bank, problems = _checked_bank(session, valid)
     if problems:
         raise BankInvalid(problems)
     if shift_to_now:
@@ -237,6 +279,8 @@ def import_contest(session, raw: bytes, shift_to_now: bool = False) -> tuple[Con
         setattr(contest, key, getattr(valid, key))
     contest.paper = [{k: v for k, v in row.items() if k != "line"} for row in valid.paper]
     contest.bank_slug = valid.bank
+    contest.bank_id = bank.id  # pinned: a newer version waits for the next import
+    contest.practice_bank_slug = valid.practice_bank
     contest.updated_at = utcnow()
     session.commit()
     return contest, created

@@ -53,3 +53,21 @@ class NotSignedIn(ContestError):
     """A bearer token that is unknown or expired (the API answers 401)."""
     code = "unauthorized"
     status = 401
+
+
+class PracticeClosed(ContestError):
+    """Practice would show the answer keys of the contest's own bank while its papers are
+    still being drawn: closed before and during the contest unless a practice bank is named."""
+    code = "practice_closed"
+    status = 403
+
+
+class PracticeDuringAttempt(ContestError):
+    """No practice while the citizen's timed attempt is running."""
+    code = "attempt_active"
+    status = 409
+
+
+class PracticeLimitReached(ContestError):
+    code = "practice_limit"
+    status = 429

@@ -260,6 +260,16 @@ def _run(args: list[str], user: pwd.struct_passwd | None, cwd: Path) -> None:
             raise RuntimeError(f"embedded PostgreSQL: {Path(args[0]).name} failed:\n{out.read().strip()}")
 
 
+def _give_tree(data: Path, user: pwd.struct_passwd) -> None:
+    """The data folder and everything in it belong to the server's user (PostgreSQL refuses
+    to start otherwise); only needed when its owner is someone else."""
+    if data.stat().st_uid == user.pw_uid:
+        return
+    for root, dirs, files in os.walk(data):
+        for name in (root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)):
+            os.lchown(name, user.pw_uid, user.pw_gid)
+
+
 def _private_dir(path: Path, user: pwd.struct_passwd | None) -> None:
     path.mkdir(mode=0o700, exist_ok=True)
     st = path.lstat()
@@ -280,6 +290,8 @@ def _start(folder: Path, data: Path, sock: str) -> None:
         _let_traverse(bin_dir / "postgres", user)
     if not (data / "PG_VERSION").exists():
         _initdb(bin_dir, data, user)
+    elif user is not None:
+        _give_tree(data, user)  # an instance folder copied or restored as root
     _private_dir(data, user)
     if sock != str(data):
         _private_dir(Path(sock), user)

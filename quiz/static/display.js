@@ -1,11 +1,14 @@
 /* Keeps a big-screen leaderboard live without reloading (plain ES5, no dependencies).
    Server-Sent Events from data-events-url push a snapshot after each burst of results;
-   when EventSource is missing or fails, data-data-url is polled every 5 seconds. */
+   when EventSource is missing or fails, data-data-url is polled every 5 seconds. A worker
+   that already holds its share of streams answers 503 (Retry-After): the browser closes
+   the stream, and the page polls and tries a stream again a minute or so later. */
 (function () {
   'use strict';
 
   var POLL_MS = 5000;
-  var REOPEN_MS = 60000;
+  var REOPEN_MS = 60000;  // the server's Retry-After for a full worker
+  var REOPEN_JITTER_MS = 30000;  // spread the screens' retries instead of all at once
   var root = document.getElementById('display');
   if (!root) { return; }
   var dataUrl = root.getAttribute('data-data-url');
@@ -108,10 +111,11 @@
     }, false);
     source.onerror = function () {
       // The server ends each stream after a few minutes and EventSource reconnects by itself;
-      // poll meanwhile, and reopen a stream the browser gave up on.
+      // poll meanwhile, and reopen a stream the browser gave up on (a 503: streams full).
       startPolling();
       if (source.readyState === 2) {
-        window.setTimeout(connect, REOPEN_MS);
+        source.close();
+        window.setTimeout(connect, REOPEN_MS + Math.floor(Math.random() * REOPEN_JITTER_MS));
       }
     };
   }

@@ -1,9 +1,10 @@
 """Error pages and JSON errors: a clear message, never a stack trace."""
 import logging
 import time
+import traceback
 
 from flask import jsonify, render_template, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
 from quiz.extensions import db, limiter
@@ -41,6 +42,24 @@ def _limit_retry_after() -> int:
         return max(1, int(breached.limit.get_expiry()))
 
 
+def database_error(exc: StatementError, connection: bool = False) -> str:
+    """What a log may say of a failed statement: its kind, SQLSTATE, the constraint, table and
+    column PostgreSQL names, and the statement, but neither its parameters nor the server's
+    message, which quotes values ("Key (phone)=(13800000000) already exists", "value
+    "13800000000" is out of range") from phones, names and password hashes. `connection`:
+    a lost or refused connection, whose first message line (no values) is kept."""
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    named = [f"{field}={value}" for field in ("constraint_name", "table_name", "column_name")
+             if diag is not None and (value := getattr(diag, field, None))]
+    parts = [type(exc).__name__ + (f"({type(orig).__name__})" if orig is not None else ""),
+             f"sqlstate={getattr(orig, 'sqlstate', None) or '?'}", *named]
+    if connection:
+        return " ".join([*parts, str(orig).strip().split("\n", 1)[0] if orig is not None else ""]).rstrip()
+    frames = "".join(traceback.format_tb(exc.__traceback__))  # where it failed: code lines, no values
+    return " ".join(parts) + f"\n[SQL: {exc.statement}]\n{frames}".rstrip()
+
+
 def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -61,7 +80,8 @@ def init_app(app) -> None:
             return http_error(exc)
         if isinstance(exc, (OperationalError, InterfaceError)):
             # The database went away (restart, failover): nothing was committed; try again shortly.
-            log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                        database_error(exc, connection=True))
             try:
                 db.session.rollback()
             except Exception:  # the connection may be gone too; the pool replaces it
@@ -69,7 +89,10 @@ def init_app(app) -> None:
             if wants_json():
                 return json_error(503, "unavailable", MESSAGES[503])
             return render_template("errors/error.html", status=503, message=MESSAGES[503]), 503
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        if isinstance(exc, StatementError):  # never the traceback's message: it quotes the values
+            log.error("unhandled database error on %s %s: %s", request.method, request.path, database_error(exc))
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return json_error(500, "internal", MESSAGES[500])
         return render_template("errors/error.html", status=500, message=MESSAGES[500]), 500

@@ -5,8 +5,9 @@ in docs/security.md.
 """
 import logging
 import time
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import text
@@ -16,7 +17,17 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from quiz import totp
-from quiz.auth import api_token_holder, bearer_token, citizen_login_required, mark_totp_passed, public, totp_passed
+from quiz.accounts import AccountError, normalize_phone
+from quiz.auth import (
+    api_token_holder,
+    bearer_token,
+    citizen_login_required,
+    mark_totp_passed,
+    note_totp_failure,
+    public,
+    totp_failed,
+    totp_passed,
+)
 from quiz.extensions import db, limiter
 from quiz.models import ROLE_CITY, ROLE_DISTRICT
 from quiz.redis_connection import redis_client
@@ -34,7 +45,8 @@ def client_ip() -> str:
 
 
 def login_phone() -> str:
-    """The phone a login or token request names ("" skips the per-phone limit)."""
+    """The phone a login or token request names, as stored ("" skips the per-phone limits):
+    "+86 139-0000-0001" and "13900000001" draw on one budget."""
     try:
         if request.mimetype == "application/json":
             data = request.get_json(silent=True)
@@ -43,7 +55,27 @@ def login_phone() -> str:
             phone = request.form.get("phone")
     except HTTPException:  # e.g. a body over MAX_CONTENT_LENGTH: the view answers 413
         return ""
-    return "phone:" + phone.strip()[:20] if isinstance(phone, str) and phone.strip() else ""
+    if not isinstance(phone, str) or not phone.strip():
+        return ""
+    try:
+        return "phone:" + normalize_phone(phone)
+    except AccountError:
+        return "phone:" + phone.strip()[:20]
+
+
+def login_phone_at_ip() -> str:
+    """One phone from one address: a guesser elsewhere never spends the owner's budget."""
+    phone = login_phone()
+    return f"{phone}|{client_ip()}" if phone else ""
+
+
+def totp_account() -> str:
+    """Whose second factor is tried: the signed-in organizer on /login/totp, the phone of a
+    token request: one budget per account across the page and the API."""
+    if request.endpoint == "security.login_totp":
+        return f"totp:{current_user.phone}" if current_user.is_authenticated else client_ip()
+    phone = login_phone()
+    return "totp:" + phone.removeprefix("phone:") if phone else ""
 
 
 def citizen_key() -> str:
@@ -86,6 +118,24 @@ def login_refused(response) -> bool:
     return response.status_code not in success
 
 
+def note_login(ok: bool) -> None:
+    """What the password check of this login said: the login budgets deduct by it (a request
+    refused before the check, by a limit, CSRF or its shape, costs no budget)."""
+    g.login_outcome = "ok" if ok else "failed"
+
+
+def _login_failed(_response) -> bool:
+    return g.get("login_outcome") == "failed"
+
+
+def _login_succeeded(_response) -> bool:
+    return g.get("login_outcome") == "ok"
+
+
+def _password_checked(_response) -> bool:
+    return g.get("login_outcome") is not None
+
+
 def _config_limit(name: str):
     def provider() -> str:
         return current_app.config[name]
@@ -106,12 +156,29 @@ def _only(*endpoints):
 
 # The limits are module-level objects: Flask-Limiter keeps them per limiter, and
 # every create_app (one per test) re-applies the same objects instead of piling up copies.
-# Per-IP and per-phone failure budgets are shared (scope) by the login page and the API token route.
+# The login budgets are shared (scope) by the login page and the API token route. Failures
+# count per phone *and* address, so that nobody can lock a citizen out from elsewhere; an
+# address's own budgets are sized for a school or a carrier behind one address (docs/security.md).
 _login_failures = _config_limit("LOGIN_FAILURE_LIMIT")
-LOGIN_PER_IP = limiter.shared_limit(_login_failures, scope="login-ip", key_func=client_ip, methods=["POST"],
-                                    deduct_when=login_refused)
-LOGIN_PER_PHONE = limiter.shared_limit(_login_failures, scope="login-phone", key_func=login_phone, methods=["POST"],
-                                       deduct_when=login_refused)
+LOGIN_PER_PHONE_AT_IP = limiter.shared_limit(_login_failures, scope="login-phone-ip", key_func=login_phone_at_ip,
+                                             methods=["POST"], deduct_when=_login_failed)
+LOGIN_PER_IP = limiter.shared_limit(_config_limit("LOGIN_ADDRESS_FAILURE_LIMIT"), scope="login-ip", key_func=client_ip,
+                                    methods=["POST"], deduct_when=_login_failed)
+# Every password check costs a scrypt hash (~120 ms): successes count too.
+LOGINS_PER_IP = limiter.shared_limit(_config_limit("LOGIN_ADDRESS_LIMIT"), scope="logins-ip", key_func=client_ip,
+                                     methods=["POST"], deduct_when=_password_checked)
+LOGIN_SUCCESSES_PER_PHONE = limiter.shared_limit(_config_limit("LOGIN_SUCCESS_LIMIT"), scope="login-ok-phone",
+                                                 key_func=login_phone, methods=["POST"], deduct_when=_login_succeeded)
+_LOGIN_LIMITS = (LOGIN_PER_PHONE_AT_IP, LOGIN_PER_IP, LOGINS_PER_IP, LOGIN_SUCCESSES_PER_PHONE)
+
+
+def login_limits(view):
+    """Every login budget, for /login and POST /api/v1/auth/token (the view calls note_login)."""
+    for limit in reversed(_LOGIN_LIMITS):
+        view = limit(view)
+    return view
+
+
 REGISTER_PER_IP = limiter.shared_limit(_config_limit("REGISTER_LIMIT"), scope="register-ip", key_func=client_ip,
                                        methods=["POST"])
 
@@ -124,7 +191,13 @@ _BLUEPRINT_LIMITS = [
     limiter.shared_limit(_config_limit("ANSWER_SAVE_LIMIT"), scope="answer-save", key_func=citizen_key,
                          methods=["POST", "PUT"], exempt_when=_only(*ANSWER_SAVES)),
 ]
-TOTP_PER_USER = limiter.limit(_login_failures, key_func=citizen_key, methods=["POST"], deduct_when=login_refused)
+# Wrong second-factor codes, per account: one budget for /login/totp and the token route.
+TOTP_PER_ACCOUNT = limiter.shared_limit(_login_failures, scope="totp-account", key_func=totp_account, methods=["POST"],
+                                        deduct_when=totp_failed)
+# Looking results up by a full phone number (/admin/results?phone=): each use counts, on the
+# login's budget per organizer, so the filter cannot be walked through the numbers.
+PHONE_FILTER_PER_USER = limiter.limit(_login_failures, key_func=citizen_key, methods=["GET"],
+                                      exempt_when=lambda: not request.args.get("phone"))
 
 
 # ---- wiring --------------------------------------------------------------------
@@ -223,22 +296,33 @@ class TotpForm(FlaskForm):
     code = StringField("动态验证码", validators=[InputRequired("请输入 6 位动态验证码。"), Length(min=6, max=8)])
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host after 2FA."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.dashboard")
+def safe_next(target: str | None, default: str) -> str:
+    """`target` if it is a path of this site, else `default`: every redirect to a `next` goes here.
+
+    Refused: another host (`//evil.example`, `https://evil.example`), a backslash (`/\\evil`,
+    which browsers read as `//`) and any control or space character (browsers drop a tab or
+    a newline, so `/\t/evil.example` would become `//evil.example`).
+    """
+    if not isinstance(target, str) or not target:
+        return default
+    if any(not ch.isprintable() or ch.isspace() for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
 @citizen_login_required
-@TOTP_PER_USER
+@TOTP_PER_ACCOUNT
 def login_totp():
     user = current_user
     if user.role not in (ROLE_CITY, ROLE_DISTRICT):
         return redirect(url_for("citizen.index"))
+    next_page = safe_next(request.args.get("next"), url_for("admin.dashboard"))
     if totp_passed(user):
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(next_page)
     form = TotpForm()
     error = None
     if not user.totp_secret:
@@ -247,8 +331,9 @@ def login_totp():
     if form.validate_on_submit():
         if totp.verify(user.totp_secret, form.code.data, time.time()):
             mark_totp_passed(user)
-            return redirect(_safe_next(request.args.get("next")))
-        error = "动态验证码不正确或已过期。"
+            return redirect(next_page)
+        note_totp_failure()
+        error = "动态验证码不正确或已过期（请输入 6 位半角数字）。"
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
     return render_template("security/totp.html", form=form, error=error, enrolled=True), 200 if error is None else 401

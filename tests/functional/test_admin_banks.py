@@ -118,7 +118,7 @@ def test_retired_question_is_no_longer_drawn_but_past_attempts_keep_it(client, c
     # a retired question that was still drawn would show up with probability 1 − (1 − 4/119 − 16/461)^60 > 98%.
     learner = citizens.make(district="wujin")
     for _ in range(60):
-        practice, _ = attempts.start_practice(db.session, learner, contest, utcnow())
+        practice, _ = attempts.start_practice(db.session, learner, contest, utcnow(), per_day=60)
         assert question.id not in {item.question_id for item in practice.items}
         attempts.submit_attempt(db.session, learner, practice.id, utcnow())
 

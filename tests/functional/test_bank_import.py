@@ -241,10 +241,13 @@ def test_new_version_keeps_old_questions_for_past_attempts(app, good_bank, citiz
     assert "家用电器着火时，首先应该怎么做？" in stems
     assert "电器着火，第一步做什么？" not in stems
 
-    # the next attempt draws from version 2
+    # the next attempt still draws from version 1: the contest is pinned until imported again (issue 14)
     other = citizens.make()
     fresh, _ = attempts.start_attempt(db.session, other, contest, DURING, rng)
-    assert {item.question.bank.version for item in fresh.items} == {2}
+    assert {item.question.bank.version for item in fresh.items} == {1}
+    contest, _ = import_contest(db.session, (BANKS / "contest.yaml").read_bytes())
+    newer, _ = attempts.start_attempt(db.session, citizens.make(), contest, DURING, rng)
+    assert {item.question.bank.version for item in newer.items} == {2}
 
 
 @pytest.mark.parametrize("number,message", [

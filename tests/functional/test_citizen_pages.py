@@ -310,7 +310,8 @@ def test_a_closed_contest_says_so_instead_of_starting(browser, contest):
     assert "竞赛已经结束" in browser.follow(response).get_data(as_text=True)
 
 
-def test_practice_shows_answers_after_hand_in_and_never_counts(browser, open_contest):
+def test_practice_shows_answers_after_hand_in_and_never_counts(browser, open_practice_contest):
+    open_contest = open_practice_contest  # practice during the contest needs a practice bank (issue 14)
     browser.register(phone="13900000013")
     assert browser.post("/practice/start", page="/practice").headers["Location"] == "/practice"
     page = browser.get("/practice").get_data(as_text=True)

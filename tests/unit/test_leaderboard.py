@@ -95,7 +95,7 @@ def _write_results(redis_url, slug, starts_at, results):
     contest = Contest(slug=slug, starts_at=starts_at)
     try:
         for user_id, district, attempt_id, score, ms, finish_s in results:
-            user = User(id=user_id, name=f"市民{user_id}", district=district)
+            user = User(id=user_id, name=f"市民{user_id}", district=district, role="citizen", staff=False)
             attempt = Attempt(id=attempt_id, score=score, time_used_ms=ms,
                               finished_at=starts_at + timedelta(seconds=finish_s))
             assert leaderboard.record_attempt(contest, attempt, user, client, rebuild_if_missing=False)

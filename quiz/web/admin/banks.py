@@ -34,7 +34,7 @@ class PendingUploads:
         self.folder = Path(instance_path) / "uploads"
 
     def keep(self, raw: bytes) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploaded banks: the organizers' only
         self._sweep()
         digest = hashlib.sha256(raw).hexdigest()
         path = self.folder / f"{digest}.yaml"

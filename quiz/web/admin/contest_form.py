@@ -5,15 +5,17 @@ time-limit and paper checks (quiz.contest.definition) are the ones the CLI
 applies, and the paper is checked against the bank (which category or
 difficulty lacks questions).
 """
+from dataclasses import dataclass
 from datetime import datetime
 
 import yaml
 from sqlalchemy import select
 
+from quiz.bank.importer import latest_bank
 from quiz.bank.loader import Problem
 from quiz.bank.validator import BankInvalid
 from quiz.clock import SHANGHAI, local
-from quiz.contest.definition import ValidContest, check_against_bank, import_contest, validate_contest
+from quiz.contest.definition import ValidContest, check_against_bank, import_contest, pinned_bank, validate_contest
 from quiz.contest.rules import OPEN, phase
 from quiz.models import Bank, Contest
 from quiz.web.audit import record as audit
@@ -49,6 +51,7 @@ def fill_form(form, contest: Contest) -> None:
     """Put a stored contest into an empty form (GET of the edit page)."""
     form.slug.data, form.title.data, form.theme.data = contest.slug, contest.title, contest.theme
     form.bank.data = contest.bank_slug
+    form.practice_bank.data = contest.practice_bank_slug or ""
     form.starts_at.data = local(contest.starts_at).replace(tzinfo=None)
     form.ends_at.data = local(contest.ends_at).replace(tzinfo=None)
     for key in ("time_limit_s", "questions_per_attempt", "attempts_per_day", "max_attempts"):
@@ -80,6 +83,8 @@ def definition_from_form(form) -> bytes:
     }
     if form.theme.data:
         doc["theme"] = form.theme.data
+    if form.practice_bank.data:
+        doc["practice_bank"] = form.practice_bank.data
     for entry in form.paper.entries:
         row = {key: entry[key].data for key in ("category", "type") if entry[key].data}
         if entry["difficulty"].data:
@@ -95,6 +100,27 @@ def definition_from_form(form) -> bytes:
 
 def _instant(moment: datetime | None) -> str | None:
     return moment.replace(tzinfo=SHANGHAI).isoformat() if moment else None
+
+
+@dataclass(frozen=True)
+class BankSwitch:
+    """The bank version a contest draws from and the newest version of that bank: saving the
+    contest switches to the newest (refused when it cannot fill the paper)."""
+    slug: str
+    pinned: int | None
+    newest: int | None
+
+    @property
+    def pending(self) -> bool:
+        return self.newest is not None and self.pinned != self.newest
+
+
+def bank_switch(session, contest: Contest | None) -> BankSwitch | None:
+    if contest is None:
+        return None
+    pinned = pinned_bank(session, contest.slug)
+    newest = latest_bank(session, contest.bank_slug)
+    return BankSwitch(contest.bank_slug, pinned.version if pinned else None, newest.version if newest else None)
 
 
 def rule_changes(contest: Contest, valid: ValidContest) -> list[str]:
@@ -125,6 +151,8 @@ def save_contest(session, user, raw: bytes, now: datetime, confirmed: bool, slug
         raise BankInvalid(problems)
     existing = session.scalar(select(Contest).where(Contest.slug == valid.slug))
     changes = rule_changes(existing, valid) if existing is not None else []
+    if existing is not None and "bank" not in changes and bank_switch(session, existing).pending:
+        changes.append("bank_version")  # saving moves the papers to the bank's newest version
     running = existing is not None and phase(existing, now) == OPEN
     if running and changes and not confirmed:
         raise NeedsConfirmation(changes)

@@ -70,6 +70,7 @@ class ContestForm(FlaskForm):
     title = StringField("名称", validators=[DataRequired(), Length(max=200)])
     theme = StringField("主题", validators=[Optional(), Length(max=200)])
     bank = SelectField("题库", choices=[], validators=[DataRequired()])
+    practice_bank = SelectField("练习题库（不设则竞赛结束后才开放赛后练习）", choices=[], default="", validators=[Optional()])
     starts_at = DateTimeLocalField("开始时间（北京时间）", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     ends_at = DateTimeLocalField("结束时间（北京时间）", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     time_limit_s = IntegerField("答题时限（秒）", validators=[InputRequired(), NumberRange(min=10, max=MAX_TIME_LIMIT_S)])

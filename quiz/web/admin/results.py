@@ -1,13 +1,30 @@
-"""Results in the console: a filtered, paginated list of attempts and one citizen's attempts."""
+"""Results in the console: a filtered, paginated list of attempts and one citizen's attempts (paginated too).
+
+Attempts of organizers and of staff or test accounts are listed here (labelled in the
+pages), although no public board or export of standings counts them."""
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from quiz.models import ATTEMPT_ACTIVE, Attempt, AttemptQuestion, Contest, User
+from quiz.models import ATTEMPT_ACTIVE, ROLE_CITY, Attempt, AttemptQuestion, Contest, User
 
 PAGE_SIZE = 50
+
+
+class PhoneFilterRefused(Exception):
+    """Only city organizers may look results up by a full phone number: against masked rows,
+    a yes/no answer per number would unmask phones."""
+
+    field = "phone"
+    message = "只有市级组织者可以按手机号查询。"
+
+
+def check_phone_filter(viewer, wanted: "ResultFilter") -> None:
+    """Raise PhoneFilterRefused when viewer may not filter by phone and wanted does."""
+    if wanted.phone and viewer.role != ROLE_CITY:
+        raise PhoneFilterRefused(PhoneFilterRefused.message)
 
 
 @dataclass
@@ -47,13 +64,17 @@ def find_results(session, contest: Contest, wanted: ResultFilter, page: int = 1)
     return list(attempts), total
 
 
-def citizen_attempts(session, citizen: User, contest: Contest) -> list[Attempt]:
-    """All of a citizen's attempts in the contest (practice too, marked), with questions and answers."""
-    return list(session.scalars(
-        select(Attempt).where(Attempt.user_id == citizen.id, Attempt.contest_id == contest.id)
-        .options(selectinload(Attempt.items).selectinload(AttemptQuestion.question))
-        .order_by(Attempt.started_at.desc())
-    ))
+def citizen_attempts(session, citizen: User, contest: Contest, page: int = 1) -> tuple[list[Attempt], int]:
+    """A page (PAGE_SIZE, newest first) of a citizen's attempts in the contest (practice too,
+    marked), with questions and answers, and how many there are."""
+    query = select(Attempt).where(Attempt.user_id == citizen.id, Attempt.contest_id == contest.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    attempts = session.scalars(
+        query.options(selectinload(Attempt.items).selectinload(AttemptQuestion.question))
+        .order_by(Attempt.started_at.desc(), Attempt.id.desc())
+        .limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)
+    ).all()
+    return list(attempts), total
 
 
 def page_count(total: int) -> int:

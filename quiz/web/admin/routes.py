@@ -5,7 +5,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
-from quiz import exports, stats
+from quiz import exports, staff, stats
 from quiz.accounts import mask_phone
 from quiz.auth import city_organizer_required, district_scope, organizer_required
 from quiz.bank.importer import import_bank
@@ -14,6 +14,7 @@ from quiz.clock import utcnow
 from quiz.contest.attempts import to_display
 from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
+from quiz.leaderboard import on_public_boards
 from quiz.models import ROLE_CITY, AuditEntry, Bank, Contest, Question, User
 from quiz.web.admin import charts
 from quiz.web.admin.banks import PendingUploads, bank_rows, search_questions, set_retired
@@ -21,6 +22,7 @@ from quiz.web.admin.blueprint import bp
 from quiz.web.admin.contest_form import (
     NeedsConfirmation,
     bank_choices,
+    bank_switch,
     category_choices,
     definition_from_form,
     fill_form,
@@ -36,8 +38,17 @@ from quiz.web.admin.forms import (
     ResultsFilterForm,
     options,
 )
-from quiz.web.admin.results import PAGE_SIZE, ResultFilter, citizen_attempts, find_results, page_count
+from quiz.web.admin.results import (
+    PAGE_SIZE,
+    PhoneFilterRefused,
+    ResultFilter,
+    check_phone_filter,
+    citizen_attempts,
+    find_results,
+    page_count,
+)
 from quiz.web.audit import record as audit
+from quiz.web.security import PHONE_FILTER_PER_USER
 
 PHASE_NAMES = {"upcoming": "未开始", "open": "进行中", "ended": "已结束"}
 FLAG_NAMES = {"low_correct_rate": "正确率低于 20%", "low_discrimination": "区分度低于 0.2"}
@@ -49,7 +60,8 @@ TYPE_NAMES = {"single": "单选", "multiple": "多选", "judge": "判断"}
 @bp.context_processor
 def console_context():
     return {"is_city": current_user.is_authenticated and current_user.role == ROLE_CITY,
-            "phase_names": PHASE_NAMES, "type_names": TYPE_NAMES, "show_phone": show_phone}
+            "phase_names": PHASE_NAMES, "type_names": TYPE_NAMES, "show_phone": show_phone,
+            "internal_label": internal_label}
 
 
 @bp.errorhandler(CSRFError)
@@ -61,6 +73,14 @@ def csrf_error(_exc):
 def show_phone(phone: str) -> str:
     """Full phones for city organizers only."""
     return phone if current_user.role == ROLE_CITY else mask_phone(phone)
+
+
+def internal_label(user: User) -> str | None:
+    """How the console labels an account kept off public standings: 内部 (an organizer),
+    测试 (marked staff or test); None for a citizen who counts."""
+    if on_public_boards(user):
+        return None
+    return "内部" if user.is_organizer else "测试"
 
 
 def chosen_contest() -> Contest | None:
@@ -210,6 +230,7 @@ def contests():
 def _contest_form(contest: Contest | None) -> ContestForm:
     form = ContestForm()
     form.bank.choices = options(bank_choices(db.session))
+    form.practice_bank.choices = options([("", "（不设练习题库）"), *bank_choices(db.session)])
     categories = options(category_choices(db.session))
     for entry in form.paper.entries:
         entry["category"].choices = categories
@@ -221,6 +242,7 @@ def _render_contest_form(form, contest, problems=(), changes=(), status=200):
     for entry in form.paper.entries:
         entry["category"].choices = categories
     return render_template("admin/contest_form.html", form=form, contest=contest, problems=list(problems),
+                           bank_switch=bank_switch(db.session, contest),
                            changes=list(changes), running=contest is not None and phase(contest, utcnow()) == "open"), status
 
 
@@ -294,21 +316,30 @@ def contest_upload():
 
 @bp.get("/results")
 @organizer_required
+@PHONE_FILTER_PER_USER
 def results():
+    """The phone filter is for city organizers (403 for others); each use is audited and limited."""
     contest = chosen_contest()
     form = ResultsFilterForm(request.args)
     form.district.choices = district_choices(contest)
     attempts, total, page = [], 0, max(1, request.args.get("page", 1, type=int))
-    if contest is not None and form.validate():
+    refusal = None
+    try:
+        check_phone_filter(current_user, ResultFilter(phone=(request.args.get("phone") or "").strip() or None))
+    except PhoneFilterRefused as exc:
+        refusal = exc.message
+    if contest is not None and refusal is None and form.validate():
         scope = district_scope(current_user)
         wanted = ResultFilter(district=scope or form.district.data or None, group=form.group.data or None,
                               day=form.day.data, score_min=form.score_min.data, score_max=form.score_max.data,
                               phone=form.phone.data or None)
+        if wanted.phone:
+            audit(db.session, current_user, "results.phone", f"{wanted.phone} contest={contest.slug}")
         attempts, total = find_results(db.session, contest, wanted, page)
     query = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/results.html", contest=contest, contests=all_contests(), form=form,
                            attempts=attempts, total=total, page=page, pages=page_count(total), query=query,
-                           page_size=PAGE_SIZE)
+                           page_size=PAGE_SIZE, refusal=refusal), 403 if refusal else 200
 
 
 @bp.get("/results/citizens/<int:user_id>")
@@ -319,9 +350,34 @@ def citizen_results(user_id: int):
     if scope is not None and citizen.district != scope:
         abort(403)  # another district's citizen
     contest = chosen_contest()
-    attempts = citizen_attempts(db.session, citizen, contest) if contest else []
+    page = max(1, request.args.get("page", 1, type=int))
+    attempts, total = citizen_attempts(db.session, citizen, contest, page) if contest else ([], 0)
+    query = {"user_id": citizen.id} | ({"contest": contest.id} if contest else {})
     return render_template("admin/citizen.html", citizen=citizen, contest=contest, attempts=attempts,
-                           to_display=to_display)
+                           to_display=to_display, total=total, page=page, pages=page_count(total), query=query,
+                           staff_form=ActionForm())
+
+
+@bp.post("/results/citizens/<int:user_id>/staff")
+@city_organizer_required
+def citizen_staff(user_id: int):
+    """Mark (staff=1) or unmark (staff=0) a citizen as a staff or test account; audited."""
+    citizen = db.get_or_404(User, user_id)
+    contest_id = request.args.get("contest", type=int)
+    back = url_for("admin.citizen_results", user_id=citizen.id, contest=contest_id)
+    wanted = request.form.get("staff")
+    if not ActionForm().validate_on_submit() or wanted not in ("1", "0"):
+        flash("请求无效，请在页面上重新操作。", "error")
+        return redirect(back)
+    if citizen.is_organizer:
+        flash("组织者账号本来就不参与公开排名。", "info")
+        return redirect(back)
+    marking = staff.set_staff(db.session, [citizen], wanted == "1", current_user)
+    flash(f"{citizen.name} 已{'标记为内部/测试账号，不再出现在公开排名中' if wanted == '1' else '取消内部/测试标记，重新参与公开排名'}。",
+          "info")
+    if marking.stale:
+        flash("排行榜暂时无法更新；Redis 恢复后请运行 flask leaderboard rebuild。", "error")
+    return redirect(back)
 
 
 # ---- question statistics ---------------------------------------------------------
@@ -356,8 +412,11 @@ def export_download():
     if contest is None or not form.validate_on_submit():
         flash("请选择导出的内容和格式。", "error")
         return redirect(url_for("admin.exports_page"))
-    scope = district_scope(current_user)
-    district = scope or form.district.data or None
+    try:
+        district = exports.district_filter(contest, district_scope(current_user) or form.district.data)
+    except exports.UnknownDistrict:
+        form.district.errors = ["没有这个区县，请从列表中选择。"]
+        return render_template("admin/exports.html", contest=contest, contests=all_contests(), form=form), 400
     full_phones = current_user.role == ROLE_CITY
     kind, fmt = form.kind.data, form.fmt.data
     audit(db.session, current_user, "export",

@@ -71,10 +71,13 @@ def spec() -> dict:
             "/api/v1/auth/token": {"post": {
                 "summary": "Exchange phone and password for a bearer token",
                 "requestBody": json_body({"type": "object", "required": ["phone", "password"], "properties": {
-                    "phone": {"type": "string"}, "password": {"type": "string"}}}),
+                    "phone": {"type": "string"}, "password": {"type": "string"},
+                    "totp": {"type": "string", "description": "organizers, when ADMIN_REQUIRE_TOTP is on"}}}),
                 "responses": {"200": _resp("token", {"type": "object", "required": ["token", "expires_at"], "properties": {
                     "token": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}),
-                              **_errors(401, 422, 429)}}},
+                              **_errors(401, 422, 429)}},
+                "delete": {"summary": "Revoke the caller's own bearer token", "security": bearer,
+                           "responses": {"204": {"description": "revoked"}, **_errors(401)}}},
             "/api/v1/contest": {"get": {
                 "summary": "The current contest",
                 "responses": {"200": _resp("contest", {"type": "object", "required": ["slug", "title", "districts"], "properties": {

@@ -3,8 +3,8 @@ import contextlib
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from quiz import leaderboard
-from quiz.accounts import AccountError, Caller, authenticate, issue_token, mask_name, register_citizen
-from quiz.auth import api_token_holder, api_user, bearer_token, public, totp_for_organizers
+from quiz.accounts import AccountError, Caller, authenticate, issue_token, mask_name, register_citizen, revoke_token
+from quiz.auth import SecondFactorRefused, api_token_holder, api_user, bearer_token, public, token_second_factor
 from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
 from quiz.clock import iso, utcnow
@@ -131,16 +131,32 @@ def register():
 
 @bp.post("/v1/auth/token")
 @public
-@security.LOGIN_PER_IP
-@security.LOGIN_PER_PHONE
-@totp_for_organizers
+@security.login_limits  # shared with /login
+@security.TOTP_PER_ACCOUNT  # shared with /login/totp
 def token():
+    """A bearer token; with ADMIN_REQUIRE_TOTP an organizer also sends "totp" (the 6-digit code)."""
     data = json_body()
     user = authenticate(db.session, data.get("phone"), data.get("password"))
+    security.note_login(user is not None)
     if user is None:
         return json_error(401, "unauthorized", "手机号或密码不正确。")
-    value, expires = issue_token(db.session, user, utcnow(), current_app.config["API_TOKEN_TTL_S"])
+    try:
+        second_factor = token_second_factor(user, data.get("totp"))
+    except SecondFactorRefused:
+        return json_error(401, "unauthorized", "组织者需要同时提供动态验证码（totp）。", field="totp")
+    value, expires = issue_token(db.session, user, utcnow(), current_app.config["API_TOKEN_TTL_S"], second_factor)
     return jsonify({"token": value, "expires_at": iso(expires)})
+
+
+@bp.delete("/v1/auth/token")
+@public
+def revoke():
+    """Sign this app out: the caller's own token stops working (204); other tokens stay."""
+    token = bearer_token()
+    if token is None or api_token_holder() is None:
+        raise ApiUnauthorized()
+    revoke_token(db.session, token)
+    return "", 204
 
 
 # ---- the contest and attempts -----------------------------------------------

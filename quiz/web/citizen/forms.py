@@ -1,16 +1,24 @@
 """Citizen forms: they check the shape of what was typed; quiz.accounts enforces the rules."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, TelField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from quiz.accounts import GROUPS, MIN_PASSWORD, PHONE
+from quiz.accounts import GROUPS, MIN_PASSWORD, PHONE_MESSAGE, AccountError, normalize_phone
 
-PHONE_MESSAGE = "请输入 11 位中国大陆手机号码。"
+PHONE_MAX = 20  # room for "+86 139-0000-0001"
+
+
+def phone_shape(_form, field) -> None:
+    """The one phone rule (accounts.normalize_phone), here so that a bad phone is named beside the other fields."""
+    try:
+        normalize_phone(field.data)
+    except AccountError as exc:
+        raise ValidationError(exc.message) from None
 
 
 class RegisterForm(FlaskForm):
-    phone = TelField("手机号码", validators=[DataRequired(PHONE_MESSAGE), Regexp(PHONE.pattern, message=PHONE_MESSAGE)],
-                     render_kw={"autocomplete": "tel", "inputmode": "numeric", "maxlength": 11})
+    phone = TelField("手机号码", validators=[DataRequired(PHONE_MESSAGE), phone_shape],
+                     render_kw={"autocomplete": "tel", "inputmode": "numeric", "maxlength": PHONE_MAX})
     name = StringField("姓名", validators=[DataRequired("请填写姓名。"), Length(max=20, message="姓名最多 20 个字符。")],
                        render_kw={"autocomplete": "name", "maxlength": 20})
     district = SelectField("所在区县", validators=[InputRequired("请选择所在区县。")], validate_choice=True)
@@ -28,7 +36,7 @@ class RegisterForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     phone = TelField("手机号码", validators=[DataRequired(PHONE_MESSAGE)],
-                     render_kw={"autocomplete": "username", "inputmode": "numeric", "maxlength": 11})
+                     render_kw={"autocomplete": "username", "inputmode": "numeric", "maxlength": PHONE_MAX})
     password = PasswordField("密码", validators=[DataRequired("请输入密码。")], render_kw={"autocomplete": "current-password"})
     remember = BooleanField("在这台设备上记住我")
 

@@ -24,13 +24,13 @@ keep them when restyling):
     /result/<id>    #score, #time-used, #rank-city, #rank-district (timed attempts only), #auto-submitted,
                     ol#review with li.review-item.correct|.wrong, .verdict (✓ 正确 / ✗ 错误), .explanation
     /me             #best-result, ul#my-attempts with li.attempt-item, links .attempt-link
-    /practice       button #start-practice (POST /practice/start), then the same #quiz-form without #countdown
+    /practice       button #start-practice (POST /practice/start), then the same #quiz-form without #countdown;
+                    p#practice-blocked with the reason instead of the button when practice is refused
 """
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     has_request_context,
     jsonify,
@@ -46,7 +46,7 @@ from sqlalchemy import select
 
 from quiz import leaderboard
 from quiz.accounts import AccountError, authenticate, mask_name, register_citizen
-from quiz.auth import citizen_login_required, public
+from quiz.auth import citizen_login_required, public, remember_for
 from quiz.clock import iso, local, utcnow
 from quiz.contest import attempts as attempt_rules
 from quiz.contest.errors import AttemptNotFound, ContestError, DeadlinePassed, NoContest
@@ -55,6 +55,7 @@ from quiz.extensions import db
 from quiz.models import Attempt
 from quiz.web import security
 from quiz.web.citizen.forms import ActionForm, LoginForm, RegisterForm
+from quiz.web.security import safe_next
 
 bp = Blueprint("citizen", __name__)
 
@@ -107,16 +108,6 @@ def csrf_error(_exc):
     flash("页面已过期，请重新提交。", "error")
     rule = request.url_rule
     return redirect(request.path if rule is not None and "GET" in rule.methods else url_for("citizen.index"))
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only same-site paths: a login link must not send the citizen to another site."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
 
 
 def the_contest():
@@ -190,8 +181,7 @@ def register():
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@security.LOGIN_PER_IP  # failed logins only, shared with /api/v1/auth/token
-@security.LOGIN_PER_PHONE
+@security.login_limits  # shared with /api/v1/auth/token
 def login():
     next_page = safe_next(request.args.get("next"), url_for("citizen.index"))
     if current_user.is_authenticated:
@@ -199,11 +189,12 @@ def login():
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
-        user = authenticate(db.session, form.phone.data.strip(), form.password.data)
+        user = authenticate(db.session, form.phone.data, form.password.data)
+        security.note_login(user is not None)
         if user is None:
             failed = True  # one message for an unknown phone and a wrong password
         else:
-            login_user(user, remember=form.remember.data)
+            login_user(user, remember=form.remember.data, duration=remember_for(user))
             if user.is_organizer and not request.args.get("next"):
                 next_page = url_for("admin.dashboard")  # organizers start in their console
             return redirect(next_page)
@@ -351,15 +342,23 @@ def me():
 @bp.get("/practice")
 @citizen_login_required
 def practice():
-    contest = current_contest(db.session, utcnow())
+    now = utcnow()
+    contest = current_contest(db.session, now)
     attempt = attempt_rules.active_attempt(db.session, current_user, contest, practice=True) if contest else None
     if attempt is not None:
-        return render_paper("citizen/practice.html", attempt, utcnow(), contest)
-    return render_template("citizen/practice.html", contest=contest, attempt=None, form=ActionForm())
+        return render_paper("citizen/practice.html", attempt, now, contest)
+    blocker = attempt_rules.practice_blocker(db.session, current_user, contest, now,
+                                             current_app.config["PRACTICE_PER_DAY"]) if contest else None
+    return render_template("citizen/practice.html", contest=contest, attempt=None, blocker=blocker, form=ActionForm())
 
 
 @bp.post("/practice/start")
 @citizen_login_required
 def start_practice():
-    attempt_rules.start_practice(db.session, current_user, the_contest(), utcnow())
+    """A refusal (closed, a timed attempt running, the day's practice used up) is shown on /practice."""
+    try:
+        attempt_rules.start_practice(db.session, current_user, the_contest(), utcnow(),
+                                     per_day=current_app.config["PRACTICE_PER_DAY"])
+    except ContestError as exc:
+        flash(exc.message, "error")
     return redirect(url_for("citizen.practice"))

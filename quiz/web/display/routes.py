@@ -3,8 +3,13 @@
 The page is complete without JavaScript; display.js then keeps it live from
 /display/events (Server-Sent Events fed by Redis pub/sub, so any app host sees
 results submitted on any other) or, failing that, by polling /display/data.
+
+A stream holds one of a worker's connections (GUNICORN_WORKER_CONNECTIONS) for minutes,
+so a worker serves at most DISPLAY_STREAMS_PER_WORKER of them at once and answers
+503 with Retry-After beyond that; the page then polls /display/data instead.
 """
 import json
+import threading
 import time
 from datetime import datetime
 
@@ -22,10 +27,48 @@ bp = Blueprint("display", __name__, url_prefix="/display")
 TOP_N = 20
 NOTICE_UNAVAILABLE = "排行榜暂时不可用，成绩均已安全保存"
 NOTICE_NO_CONTEST = "目前没有竞赛"
-HEARTBEAT_S = 15.0  # comment lines keep proxies from closing an idle stream
+# Comment lines keep proxies from closing an idle stream, and a write to a client that went
+# away fails on the second one after it left: every 2 s frees its slot within 5 s.
+HEARTBEAT_S = 2.0
 STREAM_S = 300.0  # then the stream ends so the gunicorn thread is recycled; EventSource reconnects
 MIN_GAP_S = 1.0  # at most one snapshot a second, however many results arrive
 RETRY_MS = 3000
+NO_EVENTS_RETRY_MS = 15000  # without pub/sub (Redis away, no contest): reconnect this much later
+FULL_RETRY_AFTER_S = 60  # a 503 for a full worker: display.js polls and reopens about this much later
+NOTICE_STREAMS_FULL = "实时推送连接已满，大屏将每 5 秒刷新一次数据。"
+
+
+class StreamSlots:
+    """The display streams one worker process holds, at most `limit` at once.
+
+    A plain counter under a lock (gevent patches threading's lock into a greenlet one;
+    with gthread it is a thread lock); each slot is given back exactly once.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def take(self, limit: int):
+        """A release function for a new slot, or None when `limit` are open."""
+        with self._lock:
+            if self.open >= limit:
+                return None
+            self.open += 1
+        released = []
+
+        def release():
+            with self._lock:
+                if not released:
+                    released.append(True)
+                    self.open -= 1
+
+        return release
+
+
+@bp.record_once
+def _stream_slots(state):
+    state.app.extensions["display_streams"] = StreamSlots()
 
 
 def minutes_seconds(ms: int) -> str:
@@ -116,10 +159,31 @@ def _event(snap: dict) -> str:
     return "event: snapshot\ndata: " + json.dumps(snap, ensure_ascii=False, separators=(",", ":")) + "\n\n"
 
 
+def _streams_full():
+    response = current_app.response_class(NOTICE_STREAMS_FULL, status=503, mimetype="text/plain")
+    response.headers["Retry-After"] = str(FULL_RETRY_AFTER_S)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/events")
 @public
 def events():
-    """Server-Sent Events: a snapshot now, then after results (coalesced), heartbeats, and an end."""
+    """Server-Sent Events: a snapshot now, then after results (coalesced), heartbeats, and an end.
+    503 with Retry-After when this worker already holds DISPLAY_STREAMS_PER_WORKER streams."""
+    release = current_app.extensions["display_streams"].take(current_app.config["DISPLAY_STREAMS_PER_WORKER"])
+    if release is None:
+        return _streams_full()
+    try:
+        response = _stream_response(release)
+    except BaseException:
+        release()
+        raise
+    response.call_on_close(release)  # also when the stream never started (the client left at once)
+    return response
+
+
+def _stream_response(release):
     contest, district = _contest_and_district(_district_arg())
     config = current_app.config
     heartbeat = config.get("DISPLAY_HEARTBEAT_S", HEARTBEAT_S)
@@ -133,7 +197,10 @@ def events():
     def stream():
         # Without pub/sub (Redis away, no contest): one snapshot with the notice; reconnect later.
         if pubsub is None:
-            yield f"retry: {int(heartbeat * 1000)}\n\n" + _event(snapshot(contest, district))
+            try:
+                yield f"retry: {NO_EVENTS_RETRY_MS}\n\n" + _event(snapshot(contest, district))
+            finally:
+                release()
             return
         try:
             yield f"retry: {RETRY_MS}\n\n" + _event(snapshot(contest, district))
@@ -160,8 +227,9 @@ def events():
                 elif time.monotonic() - last_beat >= heartbeat:
                     yield ": heartbeat\n\n"
                     last_beat = time.monotonic()
-        finally:
+        finally:  # the client left (a write failed), the stream ended or the worker stops
             pubsub.close()
+            release()
 
     response = Response(stream_with_context(stream()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
