@@ -1,4 +1,5 @@
 """Citizens and organizers: registration, passwords, API tokens, name masking."""
+import contextlib
 import hashlib
 import re
 import secrets
@@ -10,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from quiz import phone_codes
 from quiz.db import direct
 from quiz.models import ROLE_CITIZEN, ROLE_CITY, ROLE_DISTRICT, ApiToken, User
 
@@ -76,8 +78,10 @@ def storable(text: str, controls: bool = False) -> bool:
     return not (_SURROGATES if controls else _SURROGATES_OR_CONTROLS).search(text)
 
 
-def check_fields(phone, name, district, password, group, unit, districts: set[str]) -> str:
-    """Raise AccountError naming the first field that is wrong; return the phone as stored."""
+def check_fields(phone, name, district, password, group, unit, districts: set[str],
+                 password_optional: bool = False) -> str:
+    """Raise AccountError naming the first field that is wrong; return the phone as stored.
+    `password_optional`: registration by a phone code, where no password (None or "") is allowed."""
     phone = normalize_phone(phone)
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 20 or not storable(name):
         raise AccountError("name", "姓名为 1 到 20 个字符。")
@@ -87,16 +91,51 @@ def check_fields(phone, name, district, password, group, unit, districts: set[st
         raise AccountError("group", "请选择列表中的人群。")
     if unit is not None and (not isinstance(unit, str) or len(unit) > 100 or not storable(unit)):
         raise AccountError("unit", "工作单位或学校最多 100 个字符。")
+    if password_optional and password in (None, ""):
+        return phone
     if not isinstance(password, str) or len(password) < MIN_PASSWORD or not storable(password, controls=True):
         raise AccountError("password", f"密码至少 {MIN_PASSWORD} 个字符。")
     return phone
 
 
-def register_citizen(session, phone, name, district, password, group, unit, districts: set[str], now: datetime) -> User:
-    phone = check_fields(phone, name, district, password, group, unit, districts)
+def place_unit(district, unit, township, contest=None) -> tuple[str | None, str | None, str | None]:
+    """(unit code, unit name, township code) of a registration, or AccountError (code "invalid")
+    on field "unit" or "township".
+
+    When the contest lists units, `unit` is one of their codes (or empty: the unit stays optional);
+    otherwise it is free text. When the contest lists townships for `district`, `township` is one
+    of their codes and required; otherwise it must be empty.
+    """
+    units = {u["code"]: u for u in (getattr(contest, "units", None) or [])}
+    unit = unit.strip() if isinstance(unit, str) else unit
+    code = None
+    if units and unit:
+        if unit not in units:
+            raise AccountError("unit", "请从列表中选择工作单位或学校。")
+        code, unit = unit, units[unit]["name"]
+    townships = {t["code"] for t in ((getattr(contest, "townships", None) or {}).get(district) or [])}
+    township = township.strip() if isinstance(township, str) else township
+    if townships and not township:
+        raise AccountError("township", "请选择所在镇（街道）。")
+    if township and (not isinstance(township, str) or township not in townships):
+        raise AccountError("township", "请从列表中选择所在镇（街道）。")
+    return code, unit or None, township or None
+
+
+def register_citizen(session, phone, name, district, password, group, unit, districts: set[str], now: datetime,
+                     verify_phone: bool = False, code=None, township=None, contest=None) -> User:
+    """A new citizen. With `verify_phone` (PHONE_VERIFICATION) `code` must be the phone's
+    live registration code (consumed with the registration) and the password is optional:
+    without one the citizen logs in by code only."""
+    phone = check_fields(phone, name, district, password, group, unit, districts, password_optional=verify_phone)
+    placed = place_unit(district, unit, township, contest)
+    if verify_phone:
+        with code_refusals():
+            phone_codes.consume(phone_codes.verify(session, phone, "register", code, now), now)
     user = User(phone=phone, name=name.strip(), district=district, group=group or None,
-                unit=(unit or "").strip() or None, password_hash=hash_password(password),
+                unit=(unit or "").strip() or None, password_hash=hash_password(password) if password else None,
                 role=ROLE_CITIZEN, session_version=1, created_at=now)
+    user.unit_code, user.unit, user.township = placed
     session.add(user)
     try:
         session.commit()
@@ -150,10 +189,70 @@ def authenticate(session, phone, password) -> User | None:
     except AccountError:
         phone = None
     user = session.scalar(select(User).where(User.phone == phone)) if phone else None
-    if user is None or not isinstance(password, str) or not storable(password, controls=True):
-        check_password_hash(_DUMMY_HASH, "x")
+    if (user is None or not user.password_hash or not isinstance(password, str)
+            or not storable(password, controls=True)):
+        check_password_hash(_DUMMY_HASH, "x")  # also for an account without a password (code login only)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+@contextlib.contextmanager
+def code_refusals():
+    """A refused phone code is an AccountError naming its field ("code" or "purpose")."""
+    try:
+        yield
+    except phone_codes.CodeRefused as exc:
+        raise AccountError(exc.field, exc.message) from None
+
+
+def send_code(session, phone, purpose, now: datetime) -> phone_codes.Issued:
+    """Send a code for `purpose` ("register", "login", "reset") to `phone`, registered or
+    not: AccountError (phone, purpose), phone_codes.CodeRateLimited or CodeUndelivered."""
+    phone = normalize_phone(phone)
+    with code_refusals():
+        return phone_codes.issue(session, phone, purpose, now)
+
+
+class CodeLoginRefused(Exception):
+    """A right code for an organizer: organizers log in with their password (and TOTP)."""
+
+
+def authenticate_by_code(session, phone, code, now: datetime) -> User | None:
+    """The citizen whose phone received this login code (consumed), or None for a phone
+    without an account. A wrong code raises AccountError on "code" (counted toward the
+    5 tries); an organizer's phone raises CodeLoginRefused, the code left unused."""
+    phone = normalize_phone(phone)
+    with code_refusals():
+        row = phone_codes.verify(session, phone, "login", code, now)
+    user = session.scalar(select(User).where(User.phone == phone))
+    if user is not None and user.is_organizer:
+        session.rollback()
+        raise CodeLoginRefused()
+    phone_codes.consume(row, now)
+    session.commit()
+    return user
+
+
+def reset_password(session, phone, code, password, now: datetime) -> User:
+    """Set a new password with a reset code sent to the phone; every session and API token
+    of the account ends. A phone without an account is refused as a wrong code would be."""
+    phone = normalize_phone(phone)
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD or not storable(password, controls=True):
+        raise AccountError("password", f"密码至少 {MIN_PASSWORD} 个字符。")
+    with code_refusals():
+        row = phone_codes.verify(session, phone, "reset", code, now)
+    user = session.scalar(select(User).where(User.phone == phone).with_for_update())
+    if user is None:
+        session.rollback()
+        raise AccountError("code", phone_codes.WRONG_CODE)
+    if user.is_organizer:
+        session.rollback()
+        raise AccountError("phone", "组织者账号的密码请联系系统管理员重设（flask admin create）。")
+    phone_codes.consume(row, now)
+    user.password_hash = hash_password(password)
+    _end_sessions(session, user, api_tokens=True)
+    session.commit()
+    return user
 
 
 # Expired tokens deleted by each issue: a bounded batch, skipping rows another issue is deleting.

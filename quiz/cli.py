@@ -7,8 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from quiz import embedded_redis, leaderboard, staff, totp
-from quiz.accounts import AccountError, create_organizer
+from quiz import embedded_redis, leaderboard, personal_data, staff, totp
+from quiz.accounts import AccountError, create_organizer, normalize_phone
 from quiz.bank.importer import import_bank
 from quiz.bank.lint import lint_bank
 from quiz.bank.validator import BankInvalid, validate_bank
@@ -163,6 +163,10 @@ def admin_create(phone, name, role, district, promote):
 @click.option("--phone", required=True)
 def admin_totp(phone):
     """Enrol (or re-enrol) an organizer's second factor; prints the otpauth:// URI for an authenticator app."""
+    try:
+        phone = normalize_phone(phone)
+    except AccountError as exc:
+        raise click.ClickException(f"phone: {exc.message}") from None
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None or not user.is_organizer:
         raise click.ClickException(f"no organizer with phone {phone}")
@@ -202,6 +206,28 @@ def citizens_mark_staff(phones):
 def citizens_unmark_staff(phones):
     """Undo mark-staff: the accounts of PHONES count on the public boards again."""
     _set_staff(phones, False)
+
+
+@citizens_cli.command("purge")
+@click.option("--contest", "slug", required=True, help="the contest's slug")
+@click.option("--older-than-days", "days", required=True, type=click.IntRange(min=0),
+              help="only when the contest ended more than this many days ago")
+def citizens_purge(slug, days):
+    """Replace the names, phones and units of the contest's citizens with placeholders that
+    cannot be reversed; every score, aggregate and statistic stays. Refused before the
+    contest ended more than --older-than-days days ago."""
+    contest = db.session.scalar(select(Contest).where(Contest.slug == slug))
+    if contest is None:
+        raise click.ClickException(f"没有竞赛 {slug}")
+    try:
+        outcome = personal_data.purge_contest(db.session, contest, days, utcnow())
+    except personal_data.PurgeRefused as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{slug}: 已删除 {len(outcome.users)} 个市民账号的个人信息（姓名、手机号、单位）")
+    for stale in outcome.stale:
+        click.echo(f"{stale}: Redis unavailable, boards not rebuilt: run flask leaderboard rebuild {stale}", err=True)
+    if outcome.stale:
+        sys.exit(1)
 
 
 @attempts_cli.command("finalize-expired")

@@ -118,6 +118,16 @@ class Config:
         self.PROXY_FIX_X_FOR = int(env.get("PROXY_FIX_X_FOR", 0))
         self.LEADERBOARD_CACHE_MS = int(env.get("LEADERBOARD_CACHE_MS", 1000))
         self.WTF_CSRF_TIME_LIMIT = None  # a quiz page left open for the whole attempt must still save
+        # Phone codes (quiz/phone_codes.py, quiz/sms.py, docs/sms.md). With PHONE_VERIFICATION a
+        # citizen registers with a code sent to the phone (0: today's password registration, for closed pilots).
+        self.PHONE_VERIFICATION = _bool("PHONE_VERIFICATION", True)
+        # The sender of the codes: "console" (the server log) or "webhook" (the city's own SMS gateway).
+        self.SMS_PROVIDER = env.get("SMS_PROVIDER", "console")
+        # console only: the page that asked for a code shows it too (scripts/serve.sh sets it; never in production).
+        self.SMS_SHOW_CODE = _bool("SMS_SHOW_CODE", False)
+        self.SMS_WEBHOOK_URL = env.get("SMS_WEBHOOK_URL", "")
+        self.SMS_WEBHOOK_SECRET = env.get("SMS_WEBHOOK_SECRET", "")
+        self.SMS_WEBHOOK_TIMEOUT_S = float(env.get("SMS_WEBHOOK_TIMEOUT_S", 5))
 
 
 class TestConfig(Config):
@@ -136,6 +146,9 @@ class TestConfig(Config):
         self.SECRET_KEY = "test-secret-key"
         self.RATELIMIT_ENABLED = False
         self.PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # production keeps werkzeug's stronger default
+        # The suite registers with passwords; tests of phone codes use app_with(PHONE_VERIFICATION=True).
+        self.PHONE_VERIFICATION = False
+        self.SMS_SHOW_CODE = False
 
 
 def normalise_database_url(url: str) -> str:

@@ -12,7 +12,7 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 | quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
 | quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
 | quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap           | none  |
-| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json) | 10 x LEADERBOARD_CACHE_MS |
+| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json; units:<district or all> and full-scores of quiz.units) | 10 x LEADERBOARD_CACHE_MS |
 | quiz:{slug}:cache-lock:<name>         | string | "someone refreshed this copy recently"           | LEADERBOARD_CACHE_MS |
 | quiz:{slug}:lock:rebuild              | string | rebuild in progress (token), a renewed lease     | 15 s  |
 | quiz:{slug}:events                    | pubsub | "result"/"rebuild" messages for the displays     | -     |
@@ -341,26 +341,49 @@ def _agg_values(contest: Contest) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in agg.items()}
 
 
-def district_rows(contest: Contest, values: dict[str, int]) -> list[dict]:
+RANK_BY_LABELS = {"per_10k": "每万人参赛人数", "participants": "参赛人数", "attempts": "答题人次",
+                  "full_score_rate": "满分率"}
+
+
+def rank_by(contest: Contest) -> str:
+    """The contest file's district_rank_by (per_10k when not set)."""
+    return getattr(contest, "district_rank_by", None) or "per_10k"
+
+
+def district_rows(contest: Contest, values: dict[str, int], full_scores: dict[str, int] | None = None) -> list[dict]:
+    """Rows of the districts ordered by the contest's district_rank_by, then code. With
+    full_score_rate (full_scores: district -> participants with a full score, from SQL)
+    each row also has full_score_rate (0–1)."""
+    by = rank_by(contest)
     rows, exact = [], {}
     for d in contest.districts:
         participants = values.get(f"{d['code']}:participants", 0)
         best_sum = values.get(f"{d['code']}:best_sum", 0)
-        rows.append({
+        row = {
             "code": d["code"], "name": d["name"], "participants": participants,
             "attempts": values.get(f"{d['code']}:attempts", 0),
             "average_score": round(best_sum / participants, 2) if participants else 0,
             "participation_per_10k": round(participants * 10000 / d["population"], 2),
-        })
-        exact[d["code"]] = participants / d["population"]
+        }
+        if by == "full_score_rate":
+            full = min((full_scores or {}).get(d["code"], 0), participants)
+            exact[d["code"]] = full / participants if participants else 0
+            row["full_score_rate"] = round(exact[d["code"]], 4)
+        elif by in ("participants", "attempts"):
+            exact[d["code"]] = row[by]
+        else:
+            exact[d["code"]] = participants / d["population"]
+        rows.append(row)
     rows.sort(key=lambda r: (-exact[r["code"]], r["code"]))  # unrounded, so rounding never reorders
     return rows
 
 
-def districts(contest: Contest) -> list[dict]:
-    """District aggregates ordered by participation per 10,000 residents (then code);
-    average_score is the mean of the participants' best scores; raises Unavailable."""
-    return district_rows(contest, _agg_values(contest))
+def districts(contest: Contest, full_scores: dict[str, int] | None = None) -> list[dict]:
+    """District aggregates ordered by the contest's district_rank_by (default participation per
+    10,000 residents), then code; average_score is the mean of the participants' best scores.
+    Ranked by full_score_rate, the full-score participants per district come from SQL
+    (`full_scores`: units.district_standings gives them). Raises Unavailable."""
+    return district_rows(contest, _agg_values(contest), full_scores)
 
 
 def totals(contest: Contest, district: str | None = None) -> dict:
@@ -403,11 +426,11 @@ def _finished_clause(contest: Contest):
 
 
 def _best_results(session, contest: Contest):
-    """Rows (id, user_id, score, time_used_ms, finished_at, name, district) of every finished
-    attempt of an account on the public boards."""
+    """Rows (id, user_id, score, time_used_ms, finished_at, name, district, closed_at) of every
+    finished attempt of an account on the public boards."""
     return session.execute(
         select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.finished_at,
-               User.name, User.district)
+               User.name, User.district, User.closed_at)
         .join(User, User.id == Attempt.user_id)
         .where(*_finished_clause(contest), *public_accounts())
         .execution_options(yield_per=5000)
@@ -456,7 +479,10 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
     best: dict[int, tuple] = {}
     attempt_ids: list[int] = []
     agg: dict[str, int] = {}
+    closed: set[int] = set()  # closed accounts (注销): counted in agg, never on a ranking
     for row in _best_results(session, contest):
+        if row.closed_at is not None:
+            closed.add(row.user_id)
         finish_s = int((row.finished_at - contest.starts_at).total_seconds())
         encoded = encode(row.score, row.time_used_ms, finish_s)
         attempt_ids.append(row.id)
@@ -480,7 +506,7 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
     final |= {f"d:{code}": _key(slug, "d", code) for code in district_codes}
     fresh = {name: _key(slug, "new", name) for name in final}
     client.delete(*fresh.values())  # leftovers of a rebuild that died
-    items = list(best.items())
+    items = [(uid, v) for uid, v in best.items() if uid not in closed]
     pipe = client.pipeline(transaction=False)
     for i in range(0, len(items), 10000):
         chunk = items[i:i + 10000]

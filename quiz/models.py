@@ -23,8 +23,12 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(20))
     district: Mapped[str | None] = mapped_column(String(40), index=True)
     group: Mapped[str | None] = mapped_column(String(20))
-    unit: Mapped[str | None] = mapped_column(String(100))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    unit: Mapped[str | None] = mapped_column(String(100))  # the unit's name (free text, or the listed unit's name)
+    # The contest file's unit and township codes when it lists them (None: free text / not asked).
+    unit_code: Mapped[str | None] = mapped_column(String(60))
+    township: Mapped[str | None] = mapped_column(String(60))
+    # None: registered by a phone code without a password (password login refused).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10), default=ROLE_CITIZEN)
     # Bumped on logout and password change: old cookies and remember tokens stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -32,6 +36,10 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # A staff or test account (marked by an organizer): kept off public standings, like organizers.
     staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Personal data replaced by placeholders (quiz/personal_data.py): by a purge or a closing.
+    anonymized_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Closed by the citizen (注销): results stay in the aggregates, off the public boards.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     # Flask-Login protocol
     is_active = True
@@ -63,6 +71,22 @@ class ApiToken(db.Model):
     second_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     user: Mapped[User] = relationship()
+
+
+class PhoneCode(db.Model):
+    """A 6-digit code sent to a phone (quiz/phone_codes.py): only its keyed SHA-256 is kept."""
+    __tablename__ = "phone_codes"
+    __table_args__ = (Index("ix_phone_codes_phone_created", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    purpose: Mapped[str] = mapped_column(String(10))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    wrong_tries: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Set when the code was used, voided by 5 wrong tries, or replaced by a newer code.
+    spent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Bank(db.Model):
@@ -126,7 +150,14 @@ class Contest(db.Model):
     attempts_per_day: Mapped[int] = mapped_column(Integer)
     max_attempts: Mapped[int] = mapped_column(Integer)
     districts: Mapped[list] = mapped_column(JSON)  # [{code, name, population}]
+    units: Mapped[list | None] = mapped_column(JSON, default=list)  # [{code, name, district, kind}]; [] = free text
+    townships: Mapped[dict | None] = mapped_column(JSON, default=dict)  # district code -> [{code, name}]
+    district_rank_by: Mapped[str] = mapped_column(String(20), default="per_10k", server_default="per_10k")
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # Days after ends_at the citizens' personal data is kept (contest file); None: not stated.
+    personal_data_days: Mapped[int | None] = mapped_column(Integer)
+    # When `citizens purge` replaced the personal data of the contest's citizens.
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     def district_names(self) -> dict[str, str]:
         return {d["code"]: d["name"] for d in self.districts}

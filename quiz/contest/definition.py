@@ -12,7 +12,14 @@ from quiz.models import Bank, Contest, Question
 
 REQUIRED = {"contest", "title", "bank", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
             "attempts_per_day", "max_attempts", "districts"}
-OPTIONAL = {"theme", "paper", "points", "practice_bank"}
+OPTIONAL = {"theme", "paper", "points", "practice_bank", "units", "townships", "district_rank_by",
+            "personal_data_days"}
+# The kinds a listed unit may have (docs/contest.md).
+UNIT_KINDS = ("机关", "事业单位", "企业", "学校", "医院", "社区", "村", "社会组织", "部队", "其他")
+# Paths under /display that are not district displays.
+RESERVED_DISTRICT_CODES = ("units", "data", "events")
+# How districts are ranked on the boards: the contest file's district_rank_by.
+RANK_BY = ("per_10k", "participants", "attempts", "full_score_rate")
 # Limits of the leaderboard's exact score encoding (see quiz.leaderboard).
 MAX_TIME_LIMIT_S = 1048
 MAX_WINDOW = timedelta(days=48)
@@ -35,6 +42,10 @@ class ValidContest:
     max_attempts: int
     districts: list
     practice_bank: str | None = None  # the bank practice papers come from; never `bank`
+    personal_data_days: int | None = None  # personal data deleted this many days after ends_at
+    units: list = field(default_factory=list)  # [{code, name, district, kind}]; []: free-text unit
+    townships: dict = field(default_factory=dict)  # district code -> [{code, name}]
+    district_rank_by: str = "per_10k"
     lines: dict = field(default_factory=dict)  # key -> line, for problems found against the bank
 
 
@@ -100,6 +111,8 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
             problem(key, f"{key} must be an integer from {low} to {high}")
     if _is_int(doc.get("attempts_per_day")) and _is_int(doc.get("max_attempts")) and doc["max_attempts"] < doc["attempts_per_day"]:
         problem("max_attempts", "max_attempts must be at least attempts_per_day")
+    if "personal_data_days" in doc and not (_is_int(doc["personal_data_days"]) and 0 <= doc["personal_data_days"] <= 3650):
+        problem("personal_data_days", "personal_data_days must be an integer from 0 to 3650")
 
     points = doc.get("points", {})
     if "points" in doc:
@@ -151,8 +164,15 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
                 if d["code"] in seen:
                     problems.append(Problem(d_line, f"duplicate district code '{d['code']}'"))
                     continue
+                if d["code"] in RESERVED_DISTRICT_CODES:
+                    problems.append(Problem(d_line, f"district code '{d['code']}' is reserved: /display/{d['code']} is another page"))
+                    continue
                 seen.add(d["code"])
                 clean_districts.append({"code": d["code"], "name": d["name"], "population": d["population"]})
+    clean_units, clean_townships = _units_and_townships(doc, {d["code"] for d in clean_districts}, problems, line)
+    rank_by = doc.get("district_rank_by", "per_10k")
+    if rank_by not in RANK_BY:
+        problem("district_rank_by", f"district_rank_by must be one of {', '.join(RANK_BY)}")
     if problems:
         raise BankInvalid(problems)
     return ValidContest(
@@ -161,8 +181,67 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
         time_limit_s=doc["time_limit_s"], questions_per_attempt=doc["questions_per_attempt"],
         paper=rows, points=dict(points), attempts_per_day=doc["attempts_per_day"],
         max_attempts=doc["max_attempts"], districts=clean_districts, practice_bank=doc.get("practice_bank"),
-        lines=dict(doc.key_lines),
+        units=clean_units, townships=clean_townships, district_rank_by=rank_by, lines=dict(doc.key_lines),
+        personal_data_days=doc.get("personal_data_days"),
     )
+
+
+def _units_and_townships(doc, district_codes: set[str], problems: list, line) -> tuple[list, dict]:
+    """The listed units and townships, appending a problem for each bad entry. Unit codes are
+    unique in the contest, township codes too; a unit's district and each townships key must be
+    one of the contest's districts (checked only when the districts themselves are valid)."""
+    units, townships = [], {}
+    if "units" in doc:
+        raw = doc["units"]
+        if not isinstance(raw, LineList):
+            problems.append(Problem(line("units"), "units must be a list of {code, name, district, kind}"))
+            raw = []
+        seen = set()
+        for u in raw:
+            u_line = getattr(u, "line", line("units"))
+            if not isinstance(u, LineDict) or set(u) != {"code", "name", "district", "kind"} \
+                    or not (isinstance(u["code"], str) and SLUG.match(u["code"]) and len(u["code"]) <= 60) \
+                    or not (_nonempty_str(u["name"]) and len(u["name"].strip()) <= 100):
+                problems.append(Problem(u_line, "a unit needs code (slug), name (at most 100 characters), district and kind"))
+                continue
+            if u["code"] in seen:
+                problems.append(Problem(u_line, f"duplicate unit code '{u['code']}'"))
+                continue
+            if district_codes and u["district"] not in district_codes:
+                problems.append(Problem(u_line, f"unit '{u['code']}' is in district {u['district']!r}, which is not in districts"))
+                continue
+            if u["kind"] not in UNIT_KINDS:
+                problems.append(Problem(u_line, f"unit '{u['code']}' has kind {u['kind']!r}; kinds are {', '.join(UNIT_KINDS)}"))
+                continue
+            seen.add(u["code"])
+            units.append({"code": u["code"], "name": u["name"].strip(), "district": u["district"], "kind": u["kind"]})
+    if "townships" in doc:
+        raw = doc["townships"]
+        if not isinstance(raw, LineDict):
+            problems.append(Problem(line("townships"), "townships must map district codes to lists of {code, name}"))
+            raw = {}
+        seen = set()
+        for district, entries in raw.items():
+            d_line = raw.key_lines.get(district, raw.line)
+            if district_codes and district not in district_codes:
+                problems.append(Problem(d_line, f"townships of {district!r}, which is not in districts"))
+                continue
+            if not isinstance(entries, LineList) or not entries:
+                problems.append(Problem(d_line, f"townships of '{district}' must be a non-empty list of {{code, name}}"))
+                continue
+            for t in entries:
+                t_line = getattr(t, "line", d_line)
+                if not isinstance(t, LineDict) or set(t) != {"code", "name"} \
+                        or not (isinstance(t["code"], str) and SLUG.match(t["code"]) and len(t["code"]) <= 60) \
+                        or not (_nonempty_str(t["name"]) and len(t["name"].strip()) <= 40):
+                    problems.append(Problem(t_line, "a township needs code (slug) and name (at most 40 characters)"))
+                    continue
+                if t["code"] in seen:
+                    problems.append(Problem(t_line, f"duplicate township code '{t['code']}'"))
+                    continue
+                seen.add(t["code"])
+                townships.setdefault(district, []).append({"code": t["code"], "name": t["name"].strip()})
+    return units, townships
 
 
 def check_against_bank(session, valid: ValidContest) -> list[Problem]:
@@ -275,12 +354,14 @@ def import_contest(session, raw: bytes, shift_to_now: bool = False) -> tuple[Con
         contest = Contest(slug=valid.slug)
         session.add(contest)
     for key in ("title", "theme", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
-                "paper", "points", "attempts_per_day", "max_attempts", "districts"):
+                "paper", "points", "attempts_per_day", "max_attempts", "districts", "units", "townships",
+                "district_rank_by"):
         setattr(contest, key, getattr(valid, key))
     contest.paper = [{k: v for k, v in row.items() if k != "line"} for row in valid.paper]
     contest.bank_slug = valid.bank
     contest.bank_id = bank.id  # pinned: a newer version waits for the next import
     contest.practice_bank_slug = valid.practice_bank
+    contest.personal_data_days = valid.personal_data_days
     contest.updated_at = utcnow()
     session.commit()
     return contest, created

@@ -244,7 +244,7 @@ def _private_response() -> bool:
         return False
     if request.path.startswith("/api/"):
         return bool(request.headers.get("Authorization")) or request.endpoint in ("api.token", "api.register")
-    return request.path.startswith(("/admin", "/login")) or current_user.is_authenticated
+    return request.path.startswith(("/admin", "/login", "/register", "/code", "/reset")) or current_user.is_authenticated
 
 
 def security_headers(response):

@@ -66,6 +66,8 @@ class Server:
         self.env.update(QUIZ_INSTANCE_PATH=str(instance), RATELIMIT_ENABLED="0", GUNICORN_WORKERS="2",
                         GUNICORN_BIND=f"127.0.0.1:{self.port}", PYTHONUNBUFFERED="1",
                         ADMIN_REQUIRE_TOTP="0")
+        # The suite registers with passwords; a test of phone codes sets PHONE_VERIFICATION=1 itself.
+        self.env.setdefault("PHONE_VERIFICATION", "0")
         self.process = None
         self.log = None
 

@@ -71,8 +71,10 @@ def _fill_rows(field_list, rows: list[dict], spare: int) -> None:
         field_list.append_entry()
 
 
-def definition_from_form(form) -> bytes:
-    """The YAML document the form describes (times as Asia/Shanghai with their offset)."""
+def definition_from_form(form, contest: Contest | None = None) -> bytes:
+    """The YAML document the form describes (times as Asia/Shanghai with their offset).
+    Keys the form has no fields for (units, townships, district_rank_by, personal_data_days)
+    are carried over from `contest`, the one being edited, so saving the form keeps them."""
     doc = {
         "contest": form.slug.data, "title": form.title.data, "bank": form.bank.data,
         "starts_at": _instant(form.starts_at.data), "ends_at": _instant(form.ends_at.data),
@@ -85,6 +87,14 @@ def definition_from_form(form) -> bytes:
         doc["theme"] = form.theme.data
     if form.practice_bank.data:
         doc["practice_bank"] = form.practice_bank.data
+    if contest is not None:
+        for key in ("units", "townships"):
+            if getattr(contest, key):
+                doc[key] = getattr(contest, key)
+        if contest.district_rank_by and contest.district_rank_by != "per_10k":
+            doc["district_rank_by"] = contest.district_rank_by
+        if contest.personal_data_days is not None:
+            doc["personal_data_days"] = contest.personal_data_days
     for entry in form.paper.entries:
         row = {key: entry[key].data for key in ("category", "type") if entry[key].data}
         if entry["difficulty"].data:

@@ -5,8 +5,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
-from quiz import exports, staff, stats
-from quiz.accounts import mask_phone
+from quiz import exports, personal_data, staff, stats
+from quiz.accounts import AccountError, mask_phone
 from quiz.auth import city_organizer_required, district_scope, organizer_required
 from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
@@ -255,7 +255,7 @@ def _save_from_form(form: ContestForm, contest: Contest | None):
         form.ends_at.errors = [*form.ends_at.errors, "结束时间必须晚于开始时间。"]
         return _render_contest_form(form, contest, status=422)
     try:
-        saved, created = save_contest(db.session, current_user, definition_from_form(form), utcnow(),
+        saved, created = save_contest(db.session, current_user, definition_from_form(form, contest), utcnow(),
                                       confirmed=form.confirm.data, slug=contest.slug if contest else None)
     except BankInvalid as exc:
         return _render_contest_form(form, contest, problems=exc.problems, status=422)
@@ -376,6 +376,33 @@ def citizen_staff(user_id: int):
     flash(f"{citizen.name} 已{'标记为内部/测试账号，不再出现在公开排名中' if wanted == '1' else '取消内部/测试标记，重新参与公开排名'}。",
           "info")
     if marking.stale:
+        flash("排行榜暂时无法更新；Redis 恢复后请运行 flask leaderboard rebuild。", "error")
+    return redirect(back)
+
+
+@bp.post("/results/citizens/<int:user_id>/district")
+@organizer_required
+def citizen_district(user_id: int):
+    """Move a citizen to another district (city organizers, or the citizen's district
+    organizer); audited, and the boards of the contests with their results are rebuilt."""
+    citizen = db.get_or_404(User, user_id)
+    scope = district_scope(current_user)
+    if scope is not None and citizen.district != scope:
+        abort(403)  # another district's citizen
+    contest = chosen_contest()
+    back = url_for("admin.citizen_results", user_id=citizen.id, contest=contest.id if contest else None)
+    if not ActionForm().validate_on_submit() or contest is None:
+        flash("请求无效，请在页面上重新操作。", "error")
+        return redirect(back)
+    try:
+        outcome = personal_data.change_district(db.session, citizen, request.form.get("district"),
+                                                {d["code"] for d in contest.districts}, current_user)
+    except AccountError as exc:
+        flash(exc.message, "error")
+        return redirect(back)
+    flash(f"{citizen.name} 的区县已改为 {contest.district_names().get(citizen.district, citizen.district)}。"
+          if outcome.users else "区县没有变化。", "info")
+    if outcome.stale:
         flash("排行榜暂时无法更新；Redis 恢复后请运行 flask leaderboard rebuild。", "error")
     return redirect(back)
 

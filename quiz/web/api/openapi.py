@@ -59,25 +59,51 @@ def spec() -> dict:
                     "message": {"type": "string"}, "field": {"type": "string"}}}}}},
         },
         "paths": {
+            "/api/v1/auth/code": {"post": {
+                "summary": "Send a 6-digit code (valid 5 minutes) to a phone; the same answer whether or not it is registered",
+                "description": "At most one code a minute and 10 a day per phone (429 rate_limited with Retry-After); "
+                               "5 wrong tries void a code; 503 unavailable when the SMS sender failed (nothing stored).",
+                "requestBody": json_body({"type": "object", "required": ["phone", "purpose"], "properties": {
+                    "phone": {"type": "string"}, "purpose": {"type": "string", "enum": ["register", "login", "reset"]}}}),
+                "responses": {"202": _resp("sent", {"type": "object", "required": ["sent", "retry_after_s"], "properties": {
+                    "sent": {"type": "boolean"}, "retry_after_s": {"type": "integer"}}}),
+                              **_errors(422, 429, 503)}}},
             "/api/v1/auth/register": {"post": {
                 "summary": "Register a citizen",
-                "requestBody": json_body({"type": "object", "required": ["phone", "name", "district", "password"], "properties": {
+                "description": "With PHONE_VERIFICATION (the default) \"code\" (purpose register) is required and "
+                               "\"password\" optional (without one the citizen logs in by code).",
+                "requestBody": json_body({"type": "object", "required": ["phone", "name", "district"], "properties": {
                     "phone": {"type": "string"}, "name": {"type": "string"}, "district": {"type": "string"},
-                    "password": {"type": "string"}, "group": {"type": "string"}, "unit": {"type": "string"}}}),
+                    "code": {"type": "string", "description": "the register code (PHONE_VERIFICATION)"},
+                    "password": {"type": "string"}, "group": {"type": "string"},
+                    "unit": {"type": "string", "description": "a unit code when the contest lists units, else free text"},
+                    "township": {"type": "string", "description": "a township code of the district, required when "
+                                                                  "the contest lists townships for it"}}}),
                 "responses": {"201": _resp("registered", {"type": "object", "required": ["user"], "properties": {"user": {
                     "type": "object", "properties": {"id": {"type": "integer"}, "name_masked": {"type": "string"},
-                                                     "district": {"type": "string"}}}}}),
+                                                     "district": {"type": "string"},
+                                                     "unit": {"type": ["string", "null"]},
+                                                     "township": {"type": ["string", "null"]}}}}}),
                               **_errors(404, 409, 422, 429)}}},
             "/api/v1/auth/token": {"post": {
-                "summary": "Exchange phone and password for a bearer token",
-                "requestBody": json_body({"type": "object", "required": ["phone", "password"], "properties": {
+                "summary": "Exchange phone and password, or phone and login code (citizens), for a bearer token",
+                "requestBody": json_body({"type": "object", "required": ["phone"], "properties": {
                     "phone": {"type": "string"}, "password": {"type": "string"},
+                    "code": {"type": "string", "description": "a login code (POST /api/v1/auth/code), instead of password"},
                     "totp": {"type": "string", "description": "organizers, when ADMIN_REQUIRE_TOTP is on"}}}),
                 "responses": {"200": _resp("token", {"type": "object", "required": ["token", "expires_at"], "properties": {
                     "token": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}),
                               **_errors(401, 422, 429)}},
                 "delete": {"summary": "Revoke the caller's own bearer token", "security": bearer,
                            "responses": {"204": {"description": "revoked"}, **_errors(401)}}},
+            "/api/v1/auth/reset": {"post": {
+                "summary": "Set a new password with a reset code; every token and session of the account ends",
+                "requestBody": json_body({"type": "object", "required": ["phone", "code", "password"], "properties": {
+                    "phone": {"type": "string"}, "code": {"type": "string"}, "password": {"type": "string"}}}),
+                "responses": {"200": _resp("reset", {"type": "object", "required": ["reset"], "properties": {
+                    "reset": {"type": "boolean"}, "user": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "name_masked": {"type": "string"}}}}}),
+                              **_errors(422, 429)}}},
             "/api/v1/contest": {"get": {
                 "summary": "The current contest",
                 "responses": {"200": _resp("contest", {"type": "object", "required": ["slug", "title", "districts"], "properties": {
@@ -119,13 +145,27 @@ def spec() -> dict:
                         "rank": {"type": "integer"}, "name": {"type": "string"}, "district": {"type": "string"},
                         "score": {"type": "integer"}, "time_used_ms": {"type": "integer"}}}}}}),
                               **_errors(404, 422, 503)}}},
+            "/api/v1/units": {"get": {
+                "summary": "The unit board: the contest's listed units (of one district), ordered by participants, then code",
+                "parameters": [{"name": "district", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": _resp("units", {"type": "object", "required": ["units"], "properties": {"units": {
+                    "type": "array", "items": {"type": "object", "properties": {
+                        "code": {"type": "string"}, "name": {"type": "string"}, "district": {"type": "string"},
+                        "participants": {"type": "integer"}, "attempts": {"type": "integer"},
+                        "average_score": {"type": "number"},
+                        "full_score_rate": {"type": "number", "minimum": 0, "maximum": 1}}}}}}),
+                              **_errors(404, 422)}}},
             "/api/v1/districts": {"get": {
-                "summary": "District participation, ordered by participation per 10,000 residents",
-                "responses": {"200": _resp("districts", {"type": "object", "properties": {"districts": {"type": "array", "items": {
+                "summary": "District participation, ordered by the contest's district_rank_by (rank_by), then code",
+                "responses": {"200": _resp("districts", {"type": "object", "properties": {
+                    "rank_by": {"type": "string", "enum": ["per_10k", "participants", "attempts", "full_score_rate"]},
+                    "districts": {"type": "array", "items": {
                     "type": "object", "properties": {
                         "code": {"type": "string"}, "name": {"type": "string"}, "participants": {"type": "integer"},
                         "attempts": {"type": "integer"}, "average_score": {"type": "number"},
-                        "participation_per_10k": {"type": "number"}}}}}}), **_errors(404, 503)}}},
+                        "participation_per_10k": {"type": "number"},
+                        "full_score_rate": {"type": "number", "description": "only when rank_by is full_score_rate"}}}}}}),
+                              **_errors(404, 503)}}},
             "/api/v1/me": {"get": {
                 "summary": "The citizen's best result, ranks and attempts left today", "security": bearer,
                 "responses": {"200": _resp("me", {"type": "object", "properties": {

@@ -2,8 +2,20 @@ import contextlib
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from quiz import leaderboard
-from quiz.accounts import AccountError, Caller, authenticate, issue_token, mask_name, register_citizen, revoke_token
+from quiz import leaderboard, phone_codes, units
+from quiz.accounts import (
+    AccountError,
+    Caller,
+    CodeLoginRefused,
+    authenticate,
+    authenticate_by_code,
+    issue_token,
+    mask_name,
+    register_citizen,
+    reset_password,
+    revoke_token,
+    send_code,
+)
 from quiz.auth import SecondFactorRefused, api_token_holder, api_user, bearer_token, public, token_second_factor
 from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
@@ -116,6 +128,28 @@ def question_json(item) -> dict:
 
 # ---- accounts ---------------------------------------------------------------
 
+@bp.errorhandler(phone_codes.CodeRateLimited)
+def code_rate_limited(exc: phone_codes.CodeRateLimited):
+    response = json_error(429, "rate_limited", exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
+@bp.errorhandler(phone_codes.CodeUndelivered)
+def code_undelivered(exc: phone_codes.CodeUndelivered):
+    return json_error(503, "unavailable", exc.message)
+
+
+@bp.post("/v1/auth/code")
+@public
+@security.REGISTER_PER_IP  # an address's budget (shared with registration); per phone: phone_codes
+def code():
+    """Send a 6-digit code (202), the same answer whether or not the phone is registered."""
+    data = json_body()
+    issued = send_code(db.session, data.get("phone"), data.get("purpose"), utcnow())
+    return jsonify({"sent": True, "retry_after_s": issued.retry_after_s}), 202
+
+
 @bp.post("/v1/auth/register")
 @public
 @security.REGISTER_PER_IP
@@ -125,8 +159,11 @@ def register():
     user = register_citizen(
         db.session, data.get("phone"), data.get("name"), data.get("district"), data.get("password"),
         data.get("group"), data.get("unit"), {d["code"] for d in contest.districts}, utcnow(),
+        verify_phone=current_app.config["PHONE_VERIFICATION"], code=data.get("code"),
+        township=data.get("township"), contest=contest,
     )
-    return jsonify({"user": {"id": user.id, "name_masked": mask_name(user.name), "district": user.district}}), 201
+    return jsonify({"user": {"id": user.id, "name_masked": mask_name(user.name), "district": user.district,
+                             "unit": user.unit_code or user.unit, "township": user.township}}), 201
 
 
 @bp.post("/v1/auth/token")
@@ -134,18 +171,47 @@ def register():
 @security.login_limits  # shared with /login
 @security.TOTP_PER_ACCOUNT  # shared with /login/totp
 def token():
-    """A bearer token; with ADMIN_REQUIRE_TOTP an organizer also sends "totp" (the 6-digit code)."""
+    """A bearer token for {"phone", "password"} or, for citizens, {"phone", "code"} (a login
+    code); with ADMIN_REQUIRE_TOTP an organizer also sends "totp" (the 6-digit code)."""
     data = json_body()
-    user = authenticate(db.session, data.get("phone"), data.get("password"))
-    security.note_login(user is not None)
-    if user is None:
-        return json_error(401, "unauthorized", "手机号或密码不正确。")
+    if "code" in data and "password" not in data:
+        try:
+            user = authenticate_by_code(db.session, data.get("phone"), data.get("code"), utcnow())
+        except AccountError as exc:
+            security.note_login(False)
+            return json_error(401, "unauthorized", exc.message, field=exc.field)
+        except CodeLoginRefused:
+            security.note_login(False)
+            return json_error(401, "unauthorized", "组织者请使用密码登录。", field="code")
+        security.note_login(user is not None)
+        if user is None:
+            return json_error(401, "unauthorized", "手机号或验证码不正确。", field="code")
+    else:
+        user = authenticate(db.session, data.get("phone"), data.get("password"))
+        security.note_login(user is not None)
+        if user is None:
+            return json_error(401, "unauthorized", "手机号或密码不正确。")
     try:
         second_factor = token_second_factor(user, data.get("totp"))
     except SecondFactorRefused:
         return json_error(401, "unauthorized", "组织者需要同时提供动态验证码（totp）。", field="totp")
     value, expires = issue_token(db.session, user, utcnow(), current_app.config["API_TOKEN_TTL_S"], second_factor)
     return jsonify({"token": value, "expires_at": iso(expires)})
+
+
+@bp.post("/v1/auth/reset")
+@public
+@security.login_limits  # a wrong code is a failed login
+def reset():
+    """A new password by a reset code: every token and session of the account ends."""
+    data = json_body()
+    try:
+        user = reset_password(db.session, data.get("phone"), data.get("code"), data.get("password"), utcnow())
+    except AccountError:
+        security.note_login(False)
+        raise
+    security.note_login(True)
+    return jsonify({"user": {"id": user.id, "name_masked": mask_name(user.name)}, "reset": True})
 
 
 @bp.delete("/v1/auth/token")
@@ -271,13 +337,23 @@ def board():
     return Response(body, mimetype="application/json")
 
 
+@bp.get("/v1/units")
+@public
+def unit_board():
+    c = board_contest()
+    district = request.args.get("district") or None
+    if district is not None and district not in c.district_names():
+        raise _Invalid("district")
+    return Response(units.unit_board_json(db.session, c, district), mimetype="application/json")
+
+
 @bp.get("/v1/districts")
 @public
 def districts():
     c = board_contest()
     leaderboard.catch_up(db.session, c)
     try:
-        return jsonify({"districts": leaderboard.districts(c)})
+        return jsonify({"districts": units.district_standings(db.session, c), "rank_by": leaderboard.rank_by(c)})
     except leaderboard.Unavailable:
         return board_unavailable()
 

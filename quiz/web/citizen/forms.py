@@ -25,13 +25,57 @@ class RegisterForm(FlaskForm):
     group = SelectField("人群（选填）", choices=[SelectChoice("", "不填写")] + [SelectChoice(g) for g in GROUPS], validators=[Optional()])
     unit = StringField("工作单位或学校（选填）", validators=[Optional(), Length(max=100, message="最多 100 个字符。")],
                        render_kw={"autocomplete": "organization", "maxlength": 100})
+    # Used as `unit` when the contest lists units (set_units); the service refuses a code not listed.
+    unit_choice = SelectField("工作单位或学校（选填）", name="unit", validate_choice=False, validators=[Optional()])
+    township = SelectField("所在镇（街道）", validate_choice=False, validators=[Optional()])
     password = PasswordField("密码", validators=[
         DataRequired("请设置密码。"), Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 个字符。")],
         render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD})
     consent = BooleanField("我已阅读并同意上述个人信息说明", validators=[DataRequired("请阅读并勾选同意个人信息说明。")])
 
+    def set_units(self, contest) -> None:
+        """Units and townships as selects grouped by district when the contest lists them."""
+        names = contest.district_names() if contest else {}
+        units, townships = (contest.units or [], contest.townships or {}) if contest else ([], {})
+        if units:
+            self.unit_choice.choices = [SelectChoice("", "不填写")] + [
+                SelectChoice(u["code"], u["name"], optgroup=names.get(u["district"], u["district"])) for u in units]
+            self.unit = self._fields["unit"] = self.unit_choice
+        self.township.choices = [SelectChoice("", "请选择")] + [
+            SelectChoice(t["code"], t["name"], optgroup=names.get(code, code))
+            for code, rows in townships.items() for t in rows]
+
     def set_districts(self, districts: list[dict]) -> None:
         self.district.choices = [SelectChoice("", "请选择")] + [SelectChoice(d["code"], d["name"]) for d in districts]
+
+
+CODE_RENDER = {"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6, "pattern": "[0-9]*"}
+
+
+class VerifiedRegisterForm(RegisterForm):
+    """Registration with PHONE_VERIFICATION: a code sent to the phone; the password is optional."""
+    code = StringField("验证码", validators=[DataRequired("请输入短信验证码。")], render_kw=CODE_RENDER)
+    password = PasswordField("密码（选填）", validators=[
+        Optional(), Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 个字符。")],
+        render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD})
+
+
+class CodeLoginForm(FlaskForm):
+    """验证码登录: field names phone and code (shared with the login budgets), ids of their own."""
+    phone = TelField("手机号码", id="code-login-phone", validators=[DataRequired(PHONE_MESSAGE), phone_shape],
+                     render_kw={"autocomplete": "tel", "inputmode": "numeric", "maxlength": PHONE_MAX})
+    code = StringField("验证码", id="code-login-code", validators=[DataRequired("请输入短信验证码。")],
+                       render_kw=CODE_RENDER)
+    remember = BooleanField("在这台设备上记住我", id="code-login-remember")
+
+
+class ResetForm(FlaskForm):
+    phone = TelField("手机号码", validators=[DataRequired(PHONE_MESSAGE), phone_shape],
+                     render_kw={"autocomplete": "tel", "inputmode": "numeric", "maxlength": PHONE_MAX})
+    code = StringField("验证码", validators=[DataRequired("请输入短信验证码。")], render_kw=CODE_RENDER)
+    password = PasswordField("新密码", validators=[
+        DataRequired("请设置新密码。"), Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 个字符。")],
+        render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD})
 
 
 class LoginForm(FlaskForm):

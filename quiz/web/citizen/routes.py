@@ -12,7 +12,12 @@ keep them when restyling):
     /register       form #register-form, fields phone name district group unit password consent,
                     button #register-submit; a field's error is p.field-error#<field>-error
     /login          form #login-form, fields phone password remember, button #login-submit,
-                    failed login p.form-error#login-error
+                    failed login p.form-error#login-error; with PHONE_VERIFICATION first 验证码登录:
+                    form #code-login-form (POST /login/code), fields phone code remember (ids code-login-*),
+                    button #code-login-submit, p.form-error#code-login-error; link #forgot-password
+    获取验证码       button.code-button (name=action value=send-code: the no-JS step) in the register,
+                    code-login and /reset forms; p#code-sent once sent (#shown-code with SMS_SHOW_CODE)
+    /reset          form #reset-form, fields phone code password, button #reset-submit
     /               button #start-quiz (form #start-form, POST /quiz/start) when a start is possible,
                     link #resume-quiz when an attempt is running, p#start-blocked with the reason otherwise,
                     link #login-to-start when logged out
@@ -23,7 +28,9 @@ keep them when restyling):
                     hidden input #auto-field (name=auto, 1 when the countdown handed in)
     /result/<id>    #score, #time-used, #rank-city, #rank-district (timed attempts only), #auto-submitted,
                     ol#review with li.review-item.correct|.wrong, .verdict (✓ 正确 / ✗ 错误), .explanation
-    /me             #best-result, ul#my-attempts with li.attempt-item, links .attempt-link
+    /me             #best-result, ul#my-attempts with li.attempt-item, links .attempt-link,
+                    form #details-form (fields name unit, button #details-submit) or p#details-locked,
+                    link #close-account to /me/close: form #close-form, checkbox confirm, button #close-submit
     /practice       button #start-practice (POST /practice/start), then the same #quiz-form without #countdown;
                     p#practice-blocked with the reason instead of the button when practice is refused
 """
@@ -44,8 +51,18 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from quiz import leaderboard
-from quiz.accounts import AccountError, authenticate, mask_name, register_citizen
+from quiz import leaderboard, personal_data, phone_codes
+from quiz.accounts import (
+    AccountError,
+    CodeLoginRefused,
+    authenticate,
+    authenticate_by_code,
+    mask_name,
+    mask_phone,
+    register_citizen,
+    reset_password,
+    send_code,
+)
 from quiz.auth import citizen_login_required, public, remember_for
 from quiz.clock import iso, local, utcnow
 from quiz.contest import attempts as attempt_rules
@@ -54,7 +71,7 @@ from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
 from quiz.models import Attempt
 from quiz.web import security
-from quiz.web.citizen.forms import ActionForm, LoginForm, RegisterForm
+from quiz.web.citizen.forms import ActionForm, CodeLoginForm, LoginForm, RegisterForm, ResetForm, VerifiedRegisterForm
 from quiz.web.security import safe_next
 
 bp = Blueprint("citizen", __name__)
@@ -162,13 +179,20 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("citizen.index"))
     contest = current_contest(db.session, utcnow())
-    form = RegisterForm()
+    verify = current_app.config["PHONE_VERIFICATION"]
+    form = VerifiedRegisterForm() if verify else RegisterForm()
     form.set_districts(contest.districts if contest else [])
-    if contest is not None and form.validate_on_submit():
+    form.set_units(contest)
+    sent = None
+    if contest is not None and verify and code_step_asked():
+        sent = send_code_step(form, "register")
+    elif contest is not None and form.validate_on_submit():
         try:
             user = register_citizen(
-                db.session, form.phone.data, form.name.data, form.district.data, form.password.data,
+                db.session, form.phone.data, form.name.data, form.district.data, form.password.data or None,
                 form.group.data or None, form.unit.data or None, {d["code"] for d in contest.districts}, utcnow(),
+                township=form.township.data or None, contest=contest,
+                verify_phone=verify, code=form.code.data if verify else None,
             )
         except AccountError as exc:
             getattr(form, exc.field).errors.append(exc.message)
@@ -176,7 +200,58 @@ def register():
             login_user(user)
             flash("注册成功，欢迎参赛！", "info")
             return redirect(url_for("citizen.index"))
-    return render_template("citizen/register.html", form=form, contest=contest)
+    return render_template("citizen/register.html", form=form, contest=contest, sent=sent)
+
+
+# ---- phone codes: the 获取验证码 step of the register, code-login and reset forms ----------
+
+def code_step_asked() -> bool:
+    """The form's 获取验证码 button (the no-JavaScript step) was pressed, not its submit."""
+    return request.method == "POST" and request.form.get("action") == "send-code"
+
+
+def send_code_step(form, purpose: str) -> dict | None:
+    """Check only the phone (CSRF is checked for every form POST), send a code and say so
+    beside the code field: {"message", "shown_code", "retry_after_s"} once sent, else None
+    with the phone's or the code's error on the form."""
+    if not form.phone.validate(form):
+        return None
+    try:
+        issued = send_code(db.session, form.phone.data, purpose, utcnow())
+    except AccountError as exc:
+        field = getattr(form, exc.field, form.phone)
+        field.errors = [*field.errors, exc.message]  # () until the field is validated
+        return None
+    except (phone_codes.CodeRateLimited, phone_codes.CodeUndelivered) as exc:
+        form.code.errors = [*form.code.errors, exc.message]
+        return None
+    return {"message": f"验证码已发送至 {mask_phone(issued.phone)}，5 分钟内有效。", "shown_code": issued.shown_code,
+            "retry_after_s": issued.retry_after_s}
+
+
+@bp.post("/code")
+@public
+@security.REGISTER_PER_IP  # the address's budget, shared with registration and the API
+def code():
+    """The countdown button's request (static/code.js): the same step, answered in JSON."""
+    purpose = request.form.get("purpose")
+    if purpose not in phone_codes.PURPOSES:
+        return jsonify({"error": {"code": "invalid", "message": "purpose 无效。", "field": "purpose"}}), 422
+    try:
+        issued = send_code(db.session, request.form.get("phone"), purpose, utcnow())
+    except AccountError as exc:
+        return jsonify({"error": {"code": "invalid", "message": exc.message, "field": exc.field}}), 422
+    except phone_codes.CodeRateLimited as exc:
+        response = jsonify({"error": {"code": "rate_limited", "message": exc.message}})
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response, 429
+    except phone_codes.CodeUndelivered as exc:
+        return jsonify({"error": {"code": "unavailable", "message": exc.message}}), 503
+    body = {"sent": True, "retry_after_s": issued.retry_after_s,
+            "message": f"验证码已发送至 {mask_phone(issued.phone)}，5 分钟内有效。"}
+    if issued.shown_code:
+        body["shown_code"] = issued.shown_code
+    return jsonify(body), 202
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -198,7 +273,66 @@ def login():
             if user.is_organizer and not request.args.get("next"):
                 next_page = url_for("admin.dashboard")  # organizers start in their console
             return redirect(next_page)
-    return render_template("citizen/login.html", form=form, failed=failed), 200
+    return login_page(form=form, failed=failed)
+
+
+def login_page(form=None, failed=False, code_form=None, code_error=None, sent=None):
+    """The login page: 验证码登录 first (with PHONE_VERIFICATION), then the password form."""
+    return render_template("citizen/login.html", form=form or LoginForm(), failed=failed,
+                           code_login=current_app.config["PHONE_VERIFICATION"],
+                           code_form=code_form or CodeLoginForm(), code_error=code_error, sent=sent), 200
+
+
+@bp.post("/login/code")
+@public
+@security.login_limits  # the login budgets: a wrong code counts as a failed login
+def login_code():
+    """验证码登录 (citizens): the 获取验证码 step, then the code."""
+    next_page = safe_next(request.args.get("next"), url_for("citizen.index"))
+    if current_user.is_authenticated:
+        return redirect(next_page)
+    form = CodeLoginForm()
+    if code_step_asked():
+        return login_page(code_form=form, sent=send_code_step(form, "login"))
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = authenticate_by_code(db.session, form.phone.data, form.code.data, utcnow())
+        except AccountError as exc:
+            error = exc.message
+        except CodeLoginRefused:
+            error = "组织者账号请使用密码登录。"
+        else:
+            if user is None:
+                error = "手机号码或验证码不正确，请重新输入。"
+            else:
+                security.note_login(True)
+                login_user(user, remember=form.remember.data, duration=remember_for(user))
+                return redirect(next_page)
+        security.note_login(False)
+    return login_page(code_form=form, code_error=error)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+@security.login_limits  # a wrong code counts as a failed login
+def reset():
+    """忘记密码: a code sent to the phone, then a new password; every session and token ends."""
+    form = ResetForm()
+    sent = None
+    if code_step_asked():
+        sent = send_code_step(form, "reset")
+    elif form.validate_on_submit():
+        try:
+            reset_password(db.session, form.phone.data, form.code.data, form.password.data, utcnow())
+        except AccountError as exc:
+            security.note_login(False)
+            getattr(form, exc.field, form.code).errors.append(exc.message)
+        else:
+            security.note_login(True)
+            flash("密码已重设，请用新密码登录（此账号的其他登录已全部退出）。", "info")
+            return redirect(url_for("citizen.login"))
+    return render_template("citizen/reset.html", form=form, sent=sent)
 
 
 @bp.post("/logout")
@@ -334,7 +468,44 @@ def me():
         rank = leaderboard.rank_or_none(contest, current_user) if best else None
         left_today = attempt_rules.attempt_allowance(db.session, current_user, contest, now).left_today
     return render_template("citizen/me.html", contest=contest, attempts=attempts, best=best, rank=rank,
-                           left_today=left_today, district_names=contest.district_names() if contest else {})
+                           left_today=left_today, district_names=contest.district_names() if contest else {},
+                           can_correct=personal_data.can_correct(db.session, current_user), form=ActionForm())
+
+
+@bp.post("/me/details")
+@citizen_login_required
+def correct_details():
+    """The citizen corrects their name and unit (until their first finished attempt)."""
+    if ActionForm().validate_on_submit():
+        try:
+            personal_data.correct_details(db.session, current_user._get_current_object(), request.form.get("name", ""),
+                                          request.form.get("unit") or None)
+        except AccountError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("姓名和单位已保存。", "info")
+    return redirect(url_for("citizen.me"))
+
+
+@bp.route("/me/close", methods=["GET", "POST"])
+@citizen_login_required
+def close_account():
+    """注销账号: a confirmation page, then the personal data is replaced and every session ends."""
+    form = ActionForm()
+    refused = None
+    if form.validate_on_submit():
+        if request.form.get("confirm") != "1":
+            refused = "请勾选确认后再注销。"
+        else:
+            try:
+                personal_data.close_account(db.session, current_user._get_current_object(), utcnow())
+            except AccountError as exc:
+                refused = exc.message
+            else:
+                logout_user()
+                flash("账号已注销：您的姓名、手机号和单位已删除，成绩仅保留在匿名统计中。", "info")
+                return redirect(url_for("citizen.index"))
+    return render_template("citizen/close.html", form=form, refused=refused), 422 if refused else 200
 
 
 # ---- practice ---------------------------------------------------------------------------

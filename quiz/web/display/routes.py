@@ -1,4 +1,5 @@
-"""Big screens: the city board at /display, one district at /display/<code>.
+"""Big screens: the city board at /display, one district at /display/<code>, the unit
+board at /display/units (?district=<code> for one district's units).
 
 The page is complete without JavaScript; display.js then keeps it live from
 /display/events (Server-Sent Events fed by Redis pub/sub, so any app host sees
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, stream_with_context, url_for
 
-from quiz import leaderboard
+from quiz import leaderboard, units
 from quiz.auth import public
 from quiz.clock import SHANGHAI
 from quiz.extensions import db
@@ -87,13 +88,14 @@ def snapshot(contest, district: str | None) -> dict:
     if contest is None:
         return {"available": False, "notice": NOTICE_NO_CONTEST, "title": "公民科学素质网络大赛",
                 "district": None, "top": [], "districts": [], "participants": None, "attempts": None,
-                "updated_at": None}
+                "updated_at": None, "rank_by": None, "rank_by_label": None}
     names = contest.district_names()
     body = {"available": True, "notice": None, "title": contest.title,
-            "district": {"code": district, "name": names[district]} if district else None}
+            "district": {"code": district, "name": names[district]} if district else None,
+            "rank_by": leaderboard.rank_by(contest), "rank_by_label": leaderboard.RANK_BY_LABELS[leaderboard.rank_by(contest)]}
     try:
         board = leaderboard.top(contest, district, TOP_N)
-        rows = leaderboard.districts(contest)
+        rows = units.district_standings(db.session, contest)
         counts = leaderboard.totals(contest, district)
     except leaderboard.Unavailable:
         return body | {"available": False, "notice": NOTICE_UNAVAILABLE, "top": [], "districts": [],
@@ -133,6 +135,21 @@ def _page(code: str | None):
 @public
 def city():
     return _page(None)
+
+
+@bp.get("/units")
+@public
+def unit_board():
+    """The unit board (the listed units, of one district with ?district=), refreshed every 30 s
+    by the page itself: no script needed."""
+    contest, district = _contest_and_district(_district_arg())
+    rows = json.loads(units.unit_board_json(db.session, contest, district))["units"] if contest else []
+    names = contest.district_names() if contest else {}
+    response = current_app.make_response(render_template(
+        "display/units.html", contest=contest, rows=rows, district_names=names,
+        district={"code": district, "name": names[district]} if district else None))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/<code>")
