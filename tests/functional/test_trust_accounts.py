@@ -63,6 +63,14 @@ def upload_as(client, token):
     return client.post("/api/v1/admin/banks", data=b"title: x", content_type="application/x-yaml", headers=bearer(token))
 
 
+def totp_organizer():
+    """A city organizer enrolled in the second factor with SECRET."""
+    organizer = create_organizer(db.session, "13800000001", "组织者", PASSWORD, "city", None, utcnow())
+    organizer.totp_secret = SECRET
+    db.session.commit()
+    return organizer
+
+
 def wrong_code() -> str:
     now = time.time()
     right = {totp.code_at(SECRET, now + step * totp.STEP_S) for step in range(-2, 3)}
@@ -141,9 +149,7 @@ def test_a_token_never_acts_with_a_role_it_was_not_issued_under(plain, citizens)
 
 
 def test_an_organizer_token_issued_without_totp_does_not_act_once_totp_is_required(plain, app_with):
-    organizer = create_organizer(db.session, "13800000001", "组织者", PASSWORD, "city", None, utcnow())
-    organizer.totp_secret = SECRET
-    db.session.commit()
+    organizer = totp_organizer()
     without = token_of(plain.test_client(), organizer.phone)  # ADMIN_REQUIRE_TOTP off
     strict = app_with(ADMIN_REQUIRE_TOTP=True).test_client()
     assert upload_as(strict, without).status_code == 401
@@ -221,9 +227,7 @@ def test_300_citizens_register_and_answer_from_one_address(limited, open_contest
 
 def test_next_with_a_control_character_never_leaves_the_site(app_with, citizens):
     strict = app_with(ADMIN_REQUIRE_TOTP=True, WTF_CSRF_ENABLED=False)
-    organizer = create_organizer(db.session, "13800000001", "组织者", PASSWORD, "city", None, utcnow())
-    organizer.totp_secret = SECRET
-    db.session.commit()
+    organizer = totp_organizer()
     client = strict.test_client()
     assert page_login(client, organizer.phone).status_code == 302
     for target in ("/%09/evil.example", "/%0a/evil.example", "/%0d%0a/evil.example", "//evil.example", "/%5Cevil.example"):
@@ -244,9 +248,7 @@ def test_next_with_a_control_character_never_leaves_the_site(app_with, citizens)
 
 def test_a_full_width_totp_code_is_refused_not_a_500(app_with):
     strict = app_with(ADMIN_REQUIRE_TOTP=True, WTF_CSRF_ENABLED=False)
-    organizer = create_organizer(db.session, "13800000001", "组织者", PASSWORD, "city", None, utcnow())
-    organizer.totp_secret = SECRET
-    db.session.commit()
+    organizer = totp_organizer()
     client = strict.test_client()
     assert page_login(client, organizer.phone).status_code == 302
     page = client.post("/login/totp", data={"code": "１２３４５６"})
@@ -258,9 +260,7 @@ def test_a_full_width_totp_code_is_refused_not_a_500(app_with):
 
 def test_one_totp_failure_budget_for_the_page_and_the_api(limited):
     app = limited(ADMIN_REQUIRE_TOTP=True)
-    organizer = create_organizer(db.session, "13800000001", "组织者", PASSWORD, "city", None, utcnow())
-    organizer.totp_secret = SECRET
-    db.session.commit()
+    organizer = totp_organizer()
     client = app.test_client()
     assert page_login(client, organizer.phone).status_code == 302
     for _ in range(5):
