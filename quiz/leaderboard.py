@@ -10,6 +10,7 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 | quiz:{slug}:names                     | hash   | user id -> "masked name<TAB>district code"       | none  |
 | quiz:{slug}:agg                       | hash   | <district>:participants/attempts/best_sum, all:* | none  |
 | quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
+| quiz:{slug}:dq                        | set    | user ids disqualified in the contest (from SQL)  | none  |
 | quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
 | quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap           | none  |
 | quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json; units:<district or all> and full-scores of quiz.units) | 10 x LEADERBOARD_CACHE_MS |
@@ -28,6 +29,8 @@ ordered by Redis by member id (the lexicographically greater id ranks first).
 Only citizens count: organizer accounts and accounts marked staff or test
 (`on_public_boards`, `public_accounts` for SQL) never reach a board or an aggregate,
 here or in the console's standings and exports (quiz/stats.py, quiz/exports.py).
+Nor do citizens disqualified in the contest (`counted_accounts` for SQL; here the dq set,
+which the record script checks, so incremental updates and a rebuild give the same boards).
 
 SQL stays the source of truth: every write here may fail (the caller keeps
 going and the attempt is flagged board_pending), and `rebuild` or the
@@ -43,12 +46,12 @@ import time
 import uuid
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from quiz import redis_connection
 from quiz.accounts import mask_name
 from quiz.extensions import db
-from quiz.models import ATTEMPT_ACTIVE, ROLE_CITIZEN, Attempt, Contest, User
+from quiz.models import ATTEMPT_ACTIVE, ROLE_CITIZEN, Attempt, Contest, Disqualification, User
 from quiz.redis_connection import Unavailable, fail_open, redis_client
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,20 @@ def public_accounts() -> tuple:
     return (User.role == ROLE_CITIZEN, User.staff.is_(False))
 
 
+def counted_accounts(contest) -> tuple:
+    """public_accounts, and not disqualified in `contest`: whose results count in the contest's
+    boards, aggregates, final standings and draws (a query that joins users)."""
+    return (*public_accounts(), ~exists().where(Disqualification.contest_id == contest.id,
+                                                Disqualification.user_id == User.id,
+                                                Disqualification.lifted_at.is_(None)))
+
+
+def disqualified_ids(session, contest) -> list[int]:
+    """User ids disqualified (and not reinstated) in the contest."""
+    return list(session.scalars(select(Disqualification.user_id).where(
+        Disqualification.contest_id == contest.id, Disqualification.lifted_at.is_(None))))
+
+
 def encode(score: int, time_used_ms: int, finish_s: int) -> int:
     time_used_ms = min(max(time_used_ms, 0), MAX_TIME_MS)
     finish_s = min(max(finish_s, 0), MAX_FINISH_S)
@@ -107,11 +124,13 @@ def _name_value(name: str, district: str | None) -> str:
 
 
 # Returns 1 new entry, 2 improved, 0 counted but not better, -1 already counted,
-# -2 board not built (the caller rebuilds from SQL, which includes this attempt).
+# -2 board not built (the caller rebuilds from SQL, which includes this attempt),
+# -3 the citizen is disqualified (nothing counted, as a rebuild would do).
 _RECORD = """
--- KEYS: city, district board, names, agg, recorded, meta
+-- KEYS: city, district board, names, agg, recorded, meta, dq
 -- ARGV: member, encoded, score, name value, district, attempt id, now ms, events channel
 if redis.call('HEXISTS', KEYS[6], 'built_at') == 0 then return -2 end
+if redis.call('SISMEMBER', KEYS[7], ARGV[1]) == 1 then return -3 end
 if redis.call('SADD', KEYS[5], ARGV[6]) == 0 then return -1 end
 local d = ARGV[5]
 redis.call('HINCRBY', KEYS[4], d .. ':attempts', 1)
@@ -157,7 +176,7 @@ return 0
 
 def _record_keys(slug: str, district: str) -> list[str]:
     return [_key(slug, "city"), _key(slug, "d", district), _key(slug, "names"), _key(slug, "agg"),
-            _key(slug, "recorded"), _key(slug, "meta")]
+            _key(slug, "recorded"), _key(slug, "meta"), _key(slug, "dq")]
 
 
 def _state() -> dict:
@@ -171,7 +190,7 @@ def _state() -> dict:
 _RECORD_AND_RANK = (
     "local function record()\n" + _RECORD + "\nend\n"
     "local outcome = record()\n"
-    "if outcome == -2 then return {-2, -1, -1} end\n"
+    "if outcome == -2 or outcome == -3 then return {outcome, -1, -1} end\n"
     "local city = redis.call('ZREVRANK', KEYS[1], ARGV[1])\n"
     "local district = redis.call('ZREVRANK', KEYS[2], ARGV[1])\n"
     "return {outcome, city or -1, district or -1}\n"
@@ -432,7 +451,7 @@ def _best_results(session, contest: Contest):
         select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.finished_at,
                User.name, User.district, User.closed_at)
         .join(User, User.id == Attempt.user_id)
-        .where(*_finished_clause(contest), *public_accounts())
+        .where(*_finished_clause(contest), *counted_accounts(contest))
         .execution_options(yield_per=5000)
     )
 
@@ -502,7 +521,7 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
 
     district_codes = {d["code"] for d in contest.districts} | {v[3] or NO_DISTRICT for v in best.values()}
     final = {"city": _key(slug, "city"), "names": _key(slug, "names"), "agg": _key(slug, "agg"),
-             "recorded": _key(slug, "recorded")}
+             "recorded": _key(slug, "recorded"), "dq": _key(slug, "dq")}
     final |= {f"d:{code}": _key(slug, "d", code) for code in district_codes}
     fresh = {name: _key(slug, "new", name) for name in final}
     client.delete(*fresh.values())  # leftovers of a rebuild that died
@@ -522,13 +541,17 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
         pipe.sadd(fresh["recorded"], *attempt_ids[i:i + 10000])
     if agg:
         pipe.hset(fresh["agg"], mapping=agg)
+    disqualified = disqualified_ids(session, contest)
+    session.rollback()
+    if disqualified:
+        pipe.sadd(fresh["dq"], *disqualified)
     pipe.execute()
     present = set()
     check = client.pipeline(transaction=False)
     for key in fresh.values():
         check.exists(key)
-    for name, exists in zip(fresh, check.execute(), strict=True):
-        if exists:
+    for name, found in zip(fresh, check.execute(), strict=True):
+        if found:
             present.add(name)
     swap = client.pipeline(transaction=True)
     for name, key in final.items():
@@ -542,7 +565,7 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
     # Attempts finished while we read SQL went to the old keys (or nowhere): count them again.
     snapshot = set(attempt_ids)
     late = [i for i in session.scalars(select(Attempt.id).join(User, User.id == Attempt.user_id)
-                                       .where(*_finished_clause(contest), *public_accounts())) if i not in snapshot]
+                                       .where(*_finished_clause(contest), *counted_accounts(contest))) if i not in snapshot]
     for attempt in session.scalars(select(Attempt).where(Attempt.id.in_(late))).all() if late else []:
         if not record_attempt(contest, attempt, attempt.user, client, rebuild_if_missing=False):
             attempt.board_pending = True

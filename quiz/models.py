@@ -158,6 +158,19 @@ class Contest(db.Model):
     personal_data_days: Mapped[int | None] = mapped_column(Integer)
     # When `citizens purge` replaced the personal data of the contest's citizens.
     purged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Finishing the contest (issue 16, docs/contest.md): the public boards show the standings as
+    # of freeze_at until unfrozen_at is set (`contest unfreeze`).
+    freeze_at: Mapped[datetime | None] = mapped_column(DateTime)
+    unfrozen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    organizer: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The contest file's prize tiers, in order (higher first): [{name, ranks | per_district | draw, min_score?}]
+    awards: Mapped[list] = mapped_column(JSON, default=list)
+    objection_days: Mapped[int] = mapped_column(Integer, default=5, server_default=text("5"))
+    # None: no participation certificates.
+    certificate_min_score: Mapped[int | None] = mapped_column(Integer)
+    awards_assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # 公示: the winners list is public from then; objections are taken for objection_days.
+    awards_published_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     def district_names(self) -> dict[str, str]:
         return {d["code"]: d["name"] for d in self.districts}
@@ -231,6 +244,102 @@ class AttemptQuestion(db.Model):
 
     attempt: Mapped[Attempt] = relationship(back_populates="items")
     question: Mapped[Question] = relationship()
+
+
+class Disqualification(db.Model):
+    """A citizen taken out of one contest's boards, standings and draws (quiz/disqualification.py).
+    Reversible: reinstating sets lifted_at; the row stays as the record."""
+    __tablename__ = "disqualifications"
+    __table_args__ = (Index("one_disqualification", "contest_id", "user_id", unique=True,
+                            postgresql_where=text("lifted_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(60))  # the organizer's phone, or "cli"
+    at: Mapped[datetime] = mapped_column(DateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(60))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User] = relationship()
+
+
+AWARD_RANKED = "rank"  # a tier by rank in the city
+AWARD_DISTRICT = "district"  # a tier of the first N of each district
+AWARD_DRAW = "draw"  # a draw among those above a score
+CLAIM_STATES = ("pending", "contacted", "verified", "sent")
+
+
+class Award(db.Model):
+    """One prize of one citizen in one contest (one prize per citizen and contest)."""
+    __tablename__ = "awards"
+    __table_args__ = (UniqueConstraint("contest_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    tier: Mapped[str] = mapped_column(String(60))  # the tier's name, e.g. 一等奖
+    kind: Mapped[str] = mapped_column(String(10))  # AWARD_RANKED, AWARD_DISTRICT or AWARD_DRAW
+    # City rank (ranked), rank in the district (district), place in the draw (draw), from 1.
+    position: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime)
+    claim_status: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    claim_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    claim_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AwardDraw(db.Model):
+    """A draw as it was run: what anyone needs to re-run it (docs/awards.md)."""
+    __tablename__ = "award_draws"
+    __table_args__ = (UniqueConstraint("contest_id", "tier"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
+    tier: Mapped[str] = mapped_column(String(60))
+    seed: Mapped[str] = mapped_column(Text)
+    eligible_count: Mapped[int] = mapped_column(Integer)
+    eligible_sha256: Mapped[str] = mapped_column(String(64))
+    winners: Mapped[list] = mapped_column(JSON)  # user ids in draw order
+    drawn_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Objection(db.Model):
+    """An objection filed during the 公示 window, and the organizers' answer."""
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    about: Mapped[str] = mapped_column(String(200))  # a named winner, or "self" for one's own result
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(60))
+
+    user: Mapped[User] = relationship()
+
+
+class Certificate(db.Model):
+    """A certificate's verification code: /certificates/<code> confirms it."""
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("contest_id", "user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # "award" or "participation"
+    prize: Mapped[str] = mapped_column(String(60))  # the tier's name, or 参与
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+    contest: Mapped[Contest] = relationship()
 
 
 class AuditEntry(db.Model):

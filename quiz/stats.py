@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Float, Text, and_, case, cast, func, select
 
 from quiz.clock import local, local_day
-from quiz.leaderboard import public_accounts
+from quiz.leaderboard import counted_accounts
 from quiz.models import ATTEMPT_ACTIVE, Attempt, AttemptQuestion, Contest, Question, User
 
 MIN_ANSWERS = 30  # below this a question's figures are too noisy to show
@@ -26,7 +26,7 @@ LOW_DISCRIMINATION = 0.2
 def _contest_attempts(contest: Contest, district: str | None, finished_only: bool):
     """WHERE clauses for the timed attempts of a contest, optionally of one district (the
     query joins users), of accounts on the public boards only."""
-    clauses = [Attempt.contest_id == contest.id, Attempt.practice.is_(False), *public_accounts()]
+    clauses = [Attempt.contest_id == contest.id, Attempt.practice.is_(False), *counted_accounts(contest)]
     if finished_only:
         clauses.append(Attempt.status != ATTEMPT_ACTIVE)
     if district is not None:

@@ -22,7 +22,7 @@ def _participants(contest: Contest):
                func.bool_or(and_(Attempt.max_score > 0, Attempt.score == Attempt.max_score)).label("full"))
         .select_from(Attempt).join(User, User.id == Attempt.user_id)
         .where(Attempt.contest_id == contest.id, Attempt.practice.is_(False), Attempt.status != ATTEMPT_ACTIVE,
-               *leaderboard.public_accounts())
+               *leaderboard.counted_accounts(contest))
         .group_by(User.id, User.unit_code, User.district)
         .subquery()
     )

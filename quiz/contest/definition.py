@@ -1,4 +1,5 @@
 """Contest definition files: validation with line numbers and import."""
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,7 +14,7 @@ from quiz.models import Bank, Contest, Question
 REQUIRED = {"contest", "title", "bank", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
             "attempts_per_day", "max_attempts", "districts"}
 OPTIONAL = {"theme", "paper", "points", "practice_bank", "units", "townships", "district_rank_by",
-            "personal_data_days"}
+            "personal_data_days", "freeze_at", "organizer", "awards", "objection_days", "certificate_min_score"}
 # The kinds a listed unit may have (docs/contest.md).
 UNIT_KINDS = ("机关", "事业单位", "企业", "学校", "医院", "社区", "村", "社会组织", "部队", "其他")
 # Paths under /display that are not district displays.
@@ -46,6 +47,11 @@ class ValidContest:
     units: list = field(default_factory=list)  # [{code, name, district, kind}]; []: free-text unit
     townships: dict = field(default_factory=dict)  # district code -> [{code, name}]
     district_rank_by: str = "per_10k"
+    freeze_at: datetime | None = None  # the public boards show the standings as of then
+    organizer: str = ""  # the organizer's name, printed on certificates
+    awards: list = field(default_factory=list)  # prize tiers in order, see quiz/awards.py
+    objection_days: int = 5  # days of 公示 during which objections are taken
+    certificate_min_score: int | None = None  # None: no participation certificates
     lines: dict = field(default_factory=dict)  # key -> line, for problems found against the bank
 
 
@@ -100,6 +106,20 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
             instants[key] = parse_instant(doc[key])
             if instants[key] is None:
                 problem(key, f"{key} must be ISO 8601 with an offset, like 2021-05-15T08:00:00+08:00")
+    if "freeze_at" in doc:
+        instants["freeze_at"] = parse_instant(doc["freeze_at"])
+        if instants["freeze_at"] is None:
+            problem("freeze_at", "freeze_at must be ISO 8601 with an offset, like 2021-06-05T20:00:00+08:00")
+        elif instants.get("starts_at") and instants.get("ends_at") and not (
+                instants["starts_at"] < instants["freeze_at"] < instants["ends_at"]):
+            problem("freeze_at", "freeze_at must be after starts_at and before ends_at")
+    if "organizer" in doc and not (_nonempty_str(doc["organizer"]) and len(doc["organizer"].strip()) <= 200):
+        problem("organizer", "organizer must be non-empty text of at most 200 characters")
+    if "objection_days" in doc and not (_is_int(doc["objection_days"]) and 1 <= doc["objection_days"] <= 60):
+        problem("objection_days", "objection_days must be an integer from 1 to 60")
+    if "certificate_min_score" in doc and not (_is_int(doc["certificate_min_score"]) and 0 <= doc["certificate_min_score"] <= MAX_SCORE):
+        problem("certificate_min_score", f"certificate_min_score must be an integer from 0 to {MAX_SCORE}")
+    clean_awards = _awards(doc, problems, line)
     if instants.get("starts_at") and instants.get("ends_at"):
         if instants["ends_at"] <= instants["starts_at"]:
             problem("ends_at", "ends_at must be after starts_at")
@@ -183,7 +203,78 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
         max_attempts=doc["max_attempts"], districts=clean_districts, practice_bank=doc.get("practice_bank"),
         units=clean_units, townships=clean_townships, district_rank_by=rank_by, lines=dict(doc.key_lines),
         personal_data_days=doc.get("personal_data_days"),
+        freeze_at=to_naive_utc(instants["freeze_at"]) if instants.get("freeze_at") else None,
+        organizer=doc.get("organizer", "").strip(), awards=clean_awards,
+        objection_days=doc.get("objection_days", 5), certificate_min_score=doc.get("certificate_min_score"),
     )
+
+
+RANKS = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$|^\s*(\d+)\s*$")
+
+
+def _awards(doc, problems: list, line) -> list:
+    """The prize tiers, in the file's order (the higher tier first). Each is one of
+    {name, ranks: "1-10"}, {name, per_district: N} or {name, draw: N, min_score?}; names are
+    unique, rank ranges do not overlap, and every draw comes after every ranked tier."""
+    if "awards" not in doc:
+        return []
+    raw = doc["awards"]
+    if not isinstance(raw, LineList):
+        problems.append(Problem(line("awards"), "awards must be a list of tiers like {name: 一等奖, ranks: \"1-10\"}"))
+        return []
+    tiers, names, taken = [], set(), []
+    seen_draw = False
+    for tier in raw:
+        t_line = getattr(tier, "line", line("awards"))
+        shape = "a tier is {name, ranks: \"1-10\"}, {name, per_district: 5} or {name, draw: 200, min_score: 80}"
+        if not isinstance(tier, LineDict) or "name" not in tier or not (_nonempty_str(tier["name"]) and len(tier["name"].strip()) <= 60):
+            problems.append(Problem(t_line, f"{shape}; name is text of at most 60 characters"))
+            continue
+        name = tier["name"].strip()
+        kinds = [k for k in ("ranks", "per_district", "draw") if k in tier]
+        allowed = {"name", *kinds} | ({"min_score"} if kinds == ["draw"] else set())
+        if len(kinds) != 1 or set(tier) - allowed:
+            problems.append(Problem(t_line, f"tier '{name}': {shape}"))
+            continue
+        if name in names:
+            problems.append(Problem(t_line, f"duplicate tier name '{name}'"))
+            continue
+        names.add(name)
+        kind = kinds[0]
+        if kind == "ranks":
+            match = RANKS.match(str(tier["ranks"])) if isinstance(tier["ranks"], str | int) and not isinstance(tier["ranks"], bool) else None
+            first, last = (int(match.group(1)), int(match.group(2))) if match and match.group(1) else \
+                ((int(match.group(3)),) * 2 if match else (0, 0))
+            if not match or not 1 <= first <= last <= 100000:
+                problems.append(Problem(t_line, f"tier '{name}': ranks must be like \"1-10\" (first ≤ last, from 1)"))
+                continue
+            clash = next((other for other, (a, b) in taken if a <= last and first <= b), None)
+            if clash:
+                problems.append(Problem(t_line, f"tier '{name}': ranks {first}-{last} overlap tier '{clash}'"))
+                continue
+            if seen_draw:
+                problems.append(Problem(t_line, f"tier '{name}': draws come after the ranked tiers"))
+                continue
+            taken.append((name, (first, last)))
+            tiers.append({"name": name, "ranks": [first, last]})
+        elif kind == "per_district":
+            if not (_is_int(tier["per_district"]) and 1 <= tier["per_district"] <= 10000):
+                problems.append(Problem(t_line, f"tier '{name}': per_district must be an integer from 1 to 10000"))
+                continue
+            if seen_draw:
+                problems.append(Problem(t_line, f"tier '{name}': draws come after the ranked tiers"))
+                continue
+            tiers.append({"name": name, "per_district": tier["per_district"]})
+        else:
+            if not (_is_int(tier["draw"]) and 1 <= tier["draw"] <= 100000):
+                problems.append(Problem(t_line, f"tier '{name}': draw must be an integer from 1 to 100000"))
+                continue
+            if "min_score" in tier and not (_is_int(tier["min_score"]) and 0 <= tier["min_score"] <= MAX_SCORE):
+                problems.append(Problem(t_line, f"tier '{name}': min_score must be an integer from 0 to {MAX_SCORE}"))
+                continue
+            seen_draw = True
+            tiers.append({"name": name, "draw": tier["draw"], "min_score": tier.get("min_score", 0)})
+    return tiers
 
 
 def _units_and_townships(doc, district_codes: set[str], problems: list, line) -> tuple[list, dict]:
@@ -346,8 +437,11 @@ def import_contest(session, raw: bytes, shift_to_now: bool = False) -> tuple[Con
         length = valid.ends_at - valid.starts_at
         today = utcnow() + timedelta(hours=8)
         start_local = today.replace(hour=0, minute=0, second=0, microsecond=0)
-        valid.starts_at = start_local - timedelta(hours=8)
+        shift = start_local - timedelta(hours=8) - valid.starts_at
+        valid.starts_at += shift
         valid.ends_at = valid.starts_at + length
+        if valid.freeze_at is not None:
+            valid.freeze_at += shift
     contest = session.scalar(select(Contest).where(Contest.slug == valid.slug))
     created = contest is None
     if created:
@@ -355,7 +449,7 @@ def import_contest(session, raw: bytes, shift_to_now: bool = False) -> tuple[Con
         session.add(contest)
     for key in ("title", "theme", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
                 "paper", "points", "attempts_per_day", "max_attempts", "districts", "units", "townships",
-                "district_rank_by"):
+                "district_rank_by", "freeze_at", "organizer", "awards", "objection_days", "certificate_min_score"):
         setattr(contest, key, getattr(valid, key))
     contest.paper = [{k: v for k, v in row.items() if k != "line"} for row in valid.paper]
     contest.bank_slug = valid.bank

@@ -73,8 +73,8 @@ def _fill_rows(field_list, rows: list[dict], spare: int) -> None:
 
 def definition_from_form(form, contest: Contest | None = None) -> bytes:
     """The YAML document the form describes (times as Asia/Shanghai with their offset).
-    Keys the form has no fields for (units, townships, district_rank_by, personal_data_days)
-    are carried over from `contest`, the one being edited, so saving the form keeps them."""
+    Keys the form has no fields for (units, townships, district_rank_by, personal_data_days
+    and the finishing keys of finishing_keys) are carried over from `contest`, the one being edited, so saving the form keeps them."""
     doc = {
         "contest": form.slug.data, "title": form.title.data, "bank": form.bank.data,
         "starts_at": _instant(form.starts_at.data), "ends_at": _instant(form.ends_at.data),
@@ -95,6 +95,7 @@ def definition_from_form(form, contest: Contest | None = None) -> bytes:
             doc["district_rank_by"] = contest.district_rank_by
         if contest.personal_data_days is not None:
             doc["personal_data_days"] = contest.personal_data_days
+        doc |= finishing_keys(contest)
     for entry in form.paper.entries:
         row = {key: entry[key].data for key in ("category", "type") if entry[key].data}
         if entry["difficulty"].data:
@@ -106,6 +107,23 @@ def definition_from_form(form, contest: Contest | None = None) -> bytes:
             doc["districts"].append({"code": entry["code"].data, "name": entry["name"].data,
                                      "population": entry["population"].data})
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode("utf-8")
+
+
+def finishing_keys(contest: Contest) -> dict:
+    """The contest file's freeze, prize and certificate keys as the contest holds them."""
+    doc = {}
+    if contest.freeze_at is not None:
+        doc["freeze_at"] = _instant(local(contest.freeze_at).replace(tzinfo=None))
+    if contest.organizer:
+        doc["organizer"] = contest.organizer
+    if contest.awards:
+        doc["awards"] = [{"name": t["name"], "ranks": f"{t['ranks'][0]}-{t['ranks'][1]}"} if "ranks" in t else t
+                         for t in contest.awards]
+    if contest.objection_days != 5:
+        doc["objection_days"] = contest.objection_days
+    if contest.certificate_min_score is not None:
+        doc["certificate_min_score"] = contest.certificate_min_score
+    return doc
 
 
 def _instant(moment: datetime | None) -> str | None:
