@@ -1,4 +1,4 @@
-"""Validate and import a generated 10,000-question bank; print the times.
+"""Validate and import a generated 10,000-question bank, as YAML and as a workbook; print the times.
 
     .venv/bin/python bench/bank_import.py [--questions 10000]
 
@@ -6,7 +6,8 @@ Runs the real code path on the embedded default (a PostgreSQL server in a tempor
 and, when $BENCH_DATABASE_URL is set, on that PostgreSQL too (created if missing; skipped
 with a message when unreachable): create_app with a config, flask_migrate upgrade, then
 validate_bank and import_bank. Target: both steps together within 5 s per server on the
-2-core development machine. Also times `bank lint` on the same bank (target 5 s).
+2-core development machine, for the YAML file and for the same bank as an .xlsx workbook in
+the console's template (the `xlsx` rows). Also times `bank lint` on the same bank (target 5 s).
 """
 import argparse
 import os
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from quiz import create_app  # noqa: E402
 from quiz.bank.importer import import_bank  # noqa: E402
 from quiz.bank.lint import lint_bank  # noqa: E402
+from quiz.bank.spreadsheet import write_workbook  # noqa: E402
 from quiz.bank.validator import validate_bank  # noqa: E402
 from quiz.config import Config, engine_options, normalise_database_url  # noqa: E402
 from quiz.db import embedded_postgres  # noqa: E402
@@ -31,6 +33,7 @@ from quiz.extensions import db  # noqa: E402
 from quiz.models import Bank, Question  # noqa: E402
 
 SLUG = "bench-bank"
+XLSX_SLUG = "bench-bank-xlsx"
 CATEGORIES = {f"topic-{n:02d}": f"主题{n:02d}" for n in range(12)}
 
 
@@ -60,6 +63,27 @@ def generate_bank(count: int) -> bytes:
             out.append("    points: 2")
         out.append("")
     return "\n".join(out).encode()
+
+
+def generate_workbook(count: int) -> bytes:
+    """The same bank as generate_bank, as a workbook in the template (under its own slug)."""
+    slugs = list(CATEGORIES)
+    questions = []
+    for n in range(count):
+        kind = ("single", "multiple", "judge")[n % 3]
+        item = {"id": f"q-{n:05d}", "type": kind, "category": slugs[n % len(slugs)], "difficulty": n % 3 + 1,
+                "stem": f"第{n}题：下列关于科学常识的说法，哪一项是正确的？"}
+        if kind == "judge":
+            item["answer"] = bool(n % 2)
+        else:
+            item["options"] = {key: f"第{n}题的选项{key}" for key in "ABCD"}
+            item["answer"] = "B" if kind == "single" else ["A", "C"]
+        item["explanation"] = f"第{n}题的解析：请参阅科普读物的相关章节。"
+        if n % 10 == 0:
+            item["points"] = 2
+        questions.append(item)
+    return write_workbook({"bank": XLSX_SLUG, "title": "基准测试题库", "version": 1, "categories": CATEGORIES,
+                           "questions": questions})
 
 
 class BenchConfig(Config):
@@ -94,7 +118,8 @@ def timed(step):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run(label: str, database_url: str, raw: bytes, workdir: Path, repeats: int) -> float:
+def run(label: str, database_url: str, raw: bytes, workdir: Path, repeats: int, slug: str = SLUG,
+        filename: str = "bench.yaml") -> float:
     os.environ["QUIZ_INSTANCE_PATH"] = str(workdir / f"instance-{label}")
     app = create_app(BenchConfig(os.environ["QUIZ_INSTANCE_PATH"], database_url))
     best = {}
@@ -102,22 +127,22 @@ def run(label: str, database_url: str, raw: bytes, workdir: Path, repeats: int) 
         _, migrated, _ = timed(upgrade)
         for _ in range(repeats):  # best of several runs: the machine is shared
             # A bench database may hold an earlier run: remove only this bench's bank.
-            old = select(Bank.id).where(Bank.slug == SLUG).scalar_subquery()
+            old = select(Bank.id).where(Bank.slug == slug).scalar_subquery()
             db.session.execute(delete(Question).where(Question.bank_id.in_(old)))
-            db.session.execute(delete(Bank).where(Bank.slug == SLUG))
+            db.session.execute(delete(Bank).where(Bank.slug == slug))
             db.session.commit()
-            valid, *validate_times = timed(lambda: validate_bank(raw, app.config["BANK_MAX_BYTES"]))
-            outcome, *import_times = timed(lambda: import_bank(db.session, raw, "bench.yaml", app.config["BANK_MAX_BYTES"]))
+            valid, *validate_times = timed(lambda: validate_bank(raw, app.config["BANK_MAX_BYTES"], filename))
+            outcome, *import_times = timed(lambda: import_bank(db.session, raw, filename, app.config["BANK_MAX_BYTES"]))
             assert outcome.created
             for step, times in (("validate", validate_times), ("import", import_times)):
                 best[step] = min(best.get(step, times), times)
         stored = db.session.scalar(select(func.count(Question.id)).where(Question.bank_id == outcome.bank.id))
-        again, *reimport_times = timed(lambda: import_bank(db.session, raw, "bench.yaml", app.config["BANK_MAX_BYTES"]))
+        again, *reimport_times = timed(lambda: import_bank(db.session, raw, filename, app.config["BANK_MAX_BYTES"]))
         db.session.remove()
         db.engine.dispose()
     assert stored == len(valid.questions) and not again.created
     total = best["validate"][0] + best["import"][0]
-    print(f"{label:<11} migrate {migrated:5.2f} s | validate {best['validate'][0]:5.2f} s (cpu {best['validate'][1]:4.2f}) "
+    print(f"{label:<16} migrate {migrated:5.2f} s | validate {best['validate'][0]:5.2f} s (cpu {best['validate'][1]:4.2f}) "
           f"| import {best['import'][0]:5.2f} s (cpu {best['import'][1]:4.2f}; validates again inside) "
           f"| validate + import {total:5.2f} s | identical re-import {reimport_times[0]:4.2f} s | {stored} questions stored")
     return total
@@ -140,12 +165,16 @@ def main() -> int:
         print("load average (1, 5, 15 min): " + ", ".join(f"{n:.1f}" for n in os.getloadavg()) + f" on {os.cpu_count()} cores")
         embedded = embedded_postgres.ensure_running(str(workdir / "pg"))
         totals = {"embedded": run("embedded", embedded, raw, workdir, args.repeats)}
+        xlsx = generate_workbook(args.questions)
+        print(f"workbook: {args.questions} questions, {len(xlsx) / 1024 / 1024:.2f} MB (.xlsx)")
+        totals["embedded xlsx"] = run("embedded xlsx", embedded, xlsx, workdir, args.repeats, XLSX_SLUG, "bench.xlsx")
         pg_url = os.environ.get("BENCH_DATABASE_URL")
         skipped = ensure_postgres_database(pg_url) if pg_url else "BENCH_DATABASE_URL not set"
         if skipped:
             print(f"postgresql  skipped: {skipped}")
         else:
             totals["postgresql"] = run("postgresql", pg_url, raw, workdir, args.repeats)
+            totals["postgresql xlsx"] = run("postgresql xlsx", pg_url, xlsx, workdir, args.repeats, XLSX_SLUG, "bench.xlsx")
         embedded_postgres.stop(str(workdir / "pg"))
     print("target: validate + import <= 5 s on each server: " +
           ", ".join(f"{k} {'met' if v <= 5 else 'MISSED'}" for k, v in totals.items()))

@@ -123,10 +123,11 @@ def place_unit(district, unit, township, contest=None) -> tuple[str | None, str 
 
 
 def register_citizen(session, phone, name, district, password, group, unit, districts: set[str], now: datetime,
-                     verify_phone: bool = False, code=None, township=None, contest=None) -> User:
+                     verify_phone: bool = False, code=None, township=None, contest=None,
+                     address: str | None = None) -> User:
     """A new citizen. With `verify_phone` (PHONE_VERIFICATION) `code` must be the phone's
     live registration code (consumed with the registration) and the password is optional:
-    without one the citizen logs in by code only."""
+    without one the citizen logs in by code only. `address`: the client's (review flags)."""
     phone = check_fields(phone, name, district, password, group, unit, districts, password_optional=verify_phone)
     placed = place_unit(district, unit, township, contest)
     if verify_phone:
@@ -134,7 +135,7 @@ def register_citizen(session, phone, name, district, password, group, unit, dist
             phone_codes.consume(phone_codes.verify(session, phone, "register", code, now), now)
     user = User(phone=phone, name=name.strip(), district=district, group=group or None,
                 unit=(unit or "").strip() or None, password_hash=hash_password(password) if password else None,
-                role=ROLE_CITIZEN, session_version=1, created_at=now)
+                role=ROLE_CITIZEN, session_version=1, created_at=now, registered_from=address[:45] if address else None)
     user.unit_code, user.unit, user.township = placed
     session.add(user)
     try:

@@ -7,11 +7,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from quiz import embedded_redis, leaderboard, personal_data, staff, totp
+from quiz import embedded_redis, freeze, leaderboard, personal_data, staff, totp
 from quiz.accounts import AccountError, create_organizer, normalize_phone
+from quiz.bank.export import FORMATS, ExportRefused, export_bank
 from quiz.bank.importer import import_bank
 from quiz.bank.lint import lint_bank
 from quiz.bank.validator import BankInvalid, validate_bank
+from quiz.cli_contest import named_contest
 from quiz.clock import utcnow
 from quiz.contest.attempts import finalize_expired
 from quiz.contest.definition import check_against_bank, import_contest, pinned_bank, validate_contest
@@ -19,7 +21,7 @@ from quiz.extensions import db
 from quiz.models import Bank, Contest, User
 from quiz.web.audit import record as audit
 
-bank_cli = AppGroup("bank", help="Validate and import YAML question banks.")
+bank_cli = AppGroup("bank", help="Validate, import and export question banks (YAML or xlsx).")
 contest_cli = AppGroup("contest", help="Validate and import contest definitions.")
 admin_cli = AppGroup("admin", help="Organizer accounts.")
 citizens_cli = AppGroup("citizens", help="Citizen accounts: staff and test accounts.")
@@ -52,7 +54,7 @@ def _print_counts(counts: dict) -> None:
 def bank_validate(file):
     """Check FILE; print every problem as FILE:LINE: [question ID:] message."""
     try:
-        bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"])
+        bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"], file)
     except BankInvalid as exc:
         _fail(file, exc.problems)
     click.echo(f"{file}: OK: bank {bank.slug} version {bank.version}, {len(bank.questions)} questions")
@@ -65,7 +67,7 @@ def bank_validate(file):
 def bank_lint(file, strict):
     """Warn about a valid FILE that citizens could game: FILE:LINE: question ID: message."""
     try:
-        bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"])
+        bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"], file)
     except BankInvalid as exc:
         _fail(file, exc.problems)
     report = lint_bank(bank)
@@ -101,6 +103,28 @@ def bank_import(file, dry_run):
     _print_counts(outcome.counts)
 
 
+@bank_cli.command("export")
+@click.argument("slug")
+@click.option("--version", "version", type=int, default=None, help="The bank version (default: the newest).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="yaml or xlsx (default: from the name of --out, else yaml).")
+@click.option("--out", required=True, help="The file to write.")
+def bank_export(slug, version, fmt, out):
+    """Write an imported bank as YAML or as a workbook in the console's template (retired
+    questions are left out); either imports again as the same questions."""
+    fmt = fmt or ("xlsx" if out.lower().endswith(".xlsx") else "yaml")
+    try:
+        exported = export_bank(db.session, slug, version, fmt)
+        Path(out).write_bytes(exported.content)
+    except ExportRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}") from None
+    bank = exported.bank
+    retired = f"; {exported.retired_left_out} retired question(s) left out" if exported.retired_left_out else ""
+    click.echo(f"{out}: exported bank {bank.slug} version {bank.version} as {fmt} ({exported.questions} questions{retired})")
+
+
 @contest_cli.command("validate")
 @click.argument("file")
 def contest_validate(file):
@@ -133,6 +157,21 @@ def contest_import(file, shift_to_now):
     click.echo(f"{file}: {'created' if created else 'updated'} contest {contest.slug} "
                f"({contest.starts_at:%Y-%m-%d %H:%M} – {contest.ends_at:%Y-%m-%d %H:%M} UTC)")
     click.echo(f"{file}: papers are drawn from bank {bank.slug} version {bank.version}{switched}")
+
+
+@contest_cli.command("unfreeze")
+@click.argument("slug")
+def contest_unfreeze(slug):
+    """Reveal the live standings of the frozen contest SLUG on every public board (audited)."""
+    contest = named_contest(slug)
+    try:
+        revealed = freeze.unfreeze(db.session, contest, None, utcnow())
+    except freeze.NotFrozen as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{slug}: unfrozen at {contest.unfrozen_at:%Y-%m-%d %H:%M:%S} UTC (frozen since "
+               f"{contest.freeze_at:%Y-%m-%d %H:%M:%S} UTC): the public boards show the live standings")
+    if not revealed:
+        click.echo(f"{slug}: Redis unavailable, cached pages expire by themselves within seconds", err=True)
 
 
 @admin_cli.command("create")
@@ -216,9 +255,7 @@ def citizens_purge(slug, days):
     """Replace the names, phones and units of the contest's citizens with placeholders that
     cannot be reversed; every score, aggregate and statistic stays. Refused before the
     contest ended more than --older-than-days days ago."""
-    contest = db.session.scalar(select(Contest).where(Contest.slug == slug))
-    if contest is None:
-        raise click.ClickException(f"没有竞赛 {slug}")
+    contest = named_contest(slug)
     try:
         outcome = personal_data.purge_contest(db.session, contest, days, utcnow())
     except personal_data.PurgeRefused as exc:
@@ -263,3 +300,7 @@ def init_app(app) -> None:
     for group in (bank_cli, contest_cli, admin_cli, citizens_cli, attempts_cli, leaderboard_cli, redis_cli):
         app.cli.add_command(group)
     app.cli.add_command(__import__("quiz.export_cli", fromlist=["export_cli"]).export_cli)
+    app.cli.add_command(__import__("quiz.report_cli", fromlist=["report_command"]).report_command)
+    app.cli.add_command(__import__("quiz.awards_cli", fromlist=["awards_cli"]).awards_cli)
+    app.cli.add_command(__import__("quiz.standings_cli", fromlist=["standings_cli"]).standings_cli)
+    app.cli.add_command(__import__("quiz.standings_cli", fromlist=["review_cli"]).review_cli)

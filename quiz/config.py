@@ -114,9 +114,21 @@ class Config:
         self.ANSWER_SAVE_LIMIT = env.get("ANSWER_SAVE_LIMIT", "120 per minute")
         # Practice papers a citizen may start per Asia/Shanghai day in a contest (a rule, not a rate limit: always on).
         self.PRACTICE_PER_DAY = int(env.get("PRACTICE_PER_DAY", 50))
+        # Review flags (quiz/review.py): full marks in under this many seconds per question;
+        self.REVIEW_SECONDS_PER_QUESTION = float(env.get("REVIEW_SECONDS_PER_QUESTION", 3))
+        # this many accounts from one address handing in identical answers;
+        self.REVIEW_SHARED_ADDRESS_ACCOUNTS = int(env.get("REVIEW_SHARED_ADDRESS_ACCOUNTS", 3))
+        # this many registrations from one address within this many minutes.
+        self.REVIEW_REGISTRATION_BURST = int(env.get("REVIEW_REGISTRATION_BURST", 20))
+        self.REVIEW_REGISTRATION_WINDOW_MIN = int(env.get("REVIEW_REGISTRATION_WINDOW_MIN", 10))
         # Number of reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust (0: none).
         self.PROXY_FIX_X_FOR = int(env.get("PROXY_FIX_X_FOR", 0))
         self.LEADERBOARD_CACHE_MS = int(env.get("LEADERBOARD_CACHE_MS", 1000))
+        # The contest's public address (https://quiz.example.org) printed and QR-coded on
+        # certificates; None: the address the request came in on.
+        self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL") or None
+        # Certificate look-ups (/certificates/<code>) from one address.
+        self.CERTIFICATE_LOOKUP_LIMIT = env.get("CERTIFICATE_LOOKUP_LIMIT", "60 per minute")
         self.WTF_CSRF_TIME_LIMIT = None  # a quiz page left open for the whole attempt must still save
         # Phone codes (quiz/phone_codes.py, quiz/sms.py, docs/sms.md). With PHONE_VERIFICATION a
         # citizen registers with a code sent to the phone (0: today's password registration, for closed pilots).

@@ -8,28 +8,17 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from quiz import exports
-from quiz.clock import utcnow
-from quiz.contest.rules import current_contest
+from quiz.cli_contest import contest_or_current
 from quiz.extensions import db
-from quiz.models import Contest
 from quiz.web.audit import record as audit
 
 export_cli = AppGroup("export", help="Export results and per-district summaries (full phone numbers).")
 
 
-def _contest(slug: str | None) -> Contest:
-    contest = (db.session.scalar(select(Contest).where(Contest.slug == slug)) if slug
-               else current_contest(db.session, utcnow()))
-    if contest is None:
-        raise click.ClickException(f"no contest {slug}" if slug else "no contest")
-    return contest
-
-
 def _export(kind: str, fmt: str, out: str, slug: str | None, district: str | None) -> None:
-    contest = _contest(slug)
+    contest = contest_or_current(slug)
     try:
         district = exports.district_filter(contest, district)
     except exports.UnknownDistrict as exc:

@@ -12,11 +12,20 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 | quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
 | quiz:{slug}:dq                        | set    | user ids disqualified in the contest (from SQL)  | none  |
 | quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
-| quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap           | none  |
-| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json; units:<district or all> and full-scores of quiz.units) | 10 x LEADERBOARD_CACHE_MS |
+| quiz:{slug}:f:city, f:d:<district>    | zset   | frozen boards: the same of the attempts finished by freeze_at | none |
+| quiz:{slug}:f:names, f:agg            | hash   | frozen names and aggregates                      | none  |
+| quiz:{slug}:f:meta                    | hash   | built_at, as_of (the freeze instant, ISO, UTC), updated_at = as_of (ms) | none |
+| quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap (new:f:<name> for frozen ones) | none |
+| quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json; units:<district or all> and full-scores of quiz.units); cache:f:<name> for the frozen view | 10 x LEADERBOARD_CACHE_MS |
 | quiz:{slug}:cache-lock:<name>         | string | "someone refreshed this copy recently"           | LEADERBOARD_CACHE_MS |
 | quiz:{slug}:lock:rebuild              | string | rebuild in progress (token), a renewed lease     | 15 s  |
-| quiz:{slug}:events                    | pubsub | "result"/"rebuild" messages for the displays     | -     |
+| quiz:{slug}:events                    | pubsub | "result"/"rebuild"/"unfreeze" messages for the displays | - |
+
+Frozen boards (封榜, quiz/freeze.py): while a contest is frozen every public reader passes
+as_of=freeze_at and reads the f: keys. They are built from SQL (the same code as a rebuild,
+with a cutoff) on the first such read, under the rebuild lock, and recomputed by every
+rebuild while they exist; the record script never writes them, so nothing after freeze_at
+reaches them. `drop_frozen` (unfreeze) deletes them.
 
 Score encoding (exact: every value is an integer below 2**53, so a double holds it):
     encoded = score * 2**42 + (2**20 - 1 - time_used_ms) * 2**22 + (2**22 - 1 - finish_s)
@@ -44,12 +53,14 @@ import logging
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 from flask import current_app
 from sqlalchemy import exists, select, update
 
 from quiz import redis_connection
 from quiz.accounts import mask_name
+from quiz.clock import iso
 from quiz.extensions import db
 from quiz.models import ATTEMPT_ACTIVE, ROLE_CITIZEN, Attempt, Contest, Disqualification, User
 from quiz.redis_connection import Unavailable, fail_open, redis_client
@@ -67,6 +78,8 @@ PENDING_SCAN_EVERY_S = 60.0  # SQL scan for board_pending attempts when this pro
 # killed mid-way (a SIGKILLed worker) leaves the boards waiting this long, not minutes.
 REBUILD_LOCK_S = 15
 NO_DISTRICT = "-"
+FROZEN = "f"  # the key part of the frozen boards (quiz.freeze)
+FROZEN_WAIT_S = 5.0  # a reader waits this long for another process building the frozen boards
 
 
 
@@ -242,29 +255,48 @@ def _record(script: str, contest: Contest, attempt: Attempt, user: User, client=
 
 
 # ---- reading ---------------------------------------------------------------
+# Every reader takes `as_of`: None reads the live boards; an instant (the contest's
+# freeze_at, while quiz.freeze says the contest is frozen) reads the frozen boards, the
+# standings of the attempts finished by then, built from SQL on the first read.
 
-def _board_key(contest: Contest, district: str | None) -> str:
-    return _key(contest.slug, "d", district) if district else _key(contest.slug, "city")
+def _view_key(slug: str, as_of: datetime | None, *parts: str) -> str:
+    return _key(slug, FROZEN, *parts) if as_of is not None else _key(slug, *parts)
 
 
-def _built(pipe, contest: Contest) -> None:
-    pipe.hexists(_key(contest.slug, "meta"), "built_at")
+def _board_key(contest: Contest, district: str | None, as_of: datetime | None = None) -> str:
+    return _view_key(contest.slug, as_of, "d", district) if district else _view_key(contest.slug, as_of, "city")
 
 
-def top(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0) -> dict:
+def _read(contest: Contest, as_of: datetime | None, commands) -> tuple:
+    """(client, replies of commands(pipe)) once the view's boards are built; raises Unavailable.
+    Frozen boards that are missing or of another freeze instant are built first."""
+    client = redis_client()
+    with fail_open("read"):
+        for _ in range(2):
+            pipe = client.pipeline(transaction=False)
+            pipe.hget(_view_key(contest.slug, as_of, "meta"), "as_of" if as_of is not None else "built_at")
+            commands(pipe)
+            marker, *replies = pipe.execute()
+            if marker is not None and (as_of is None or marker.decode() == as_of.isoformat()):
+                return client, replies
+            if as_of is None or not build_frozen(db.session, contest, as_of, client):
+                break
+    raise Unavailable("board not built")
+
+
+def top(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0,
+        as_of: datetime | None = None) -> dict:
     """{total, entries: [{rank, name, district, score, time_used_ms}]}; names masked,
     district is the code ("" when none); raises Unavailable."""
-    client = redis_client()
-    board = _board_key(contest, district)
-    with fail_open("read"):
-        pipe = client.pipeline(transaction=False)
-        _built(pipe, contest)
+    board = _board_key(contest, district, as_of)
+
+    def commands(pipe):
         pipe.zcard(board)
         pipe.zrevrange(board, offset, offset + limit - 1, withscores=True)
-        built, total, rows = pipe.execute()
-        if not built:
-            raise Unavailable("board not built")
-        names = client.hmget(_key(contest.slug, "names"), [m for m, _ in rows]) if rows else []
+
+    client, (total, rows) = _read(contest, as_of, commands)
+    with fail_open("read"):
+        names = client.hmget(_view_key(contest.slug, as_of, "names"), [m for m, _ in rows]) if rows else []
     entries = []
     for position, ((_member, encoded), name) in enumerate(zip(rows, names, strict=True)):
         masked, _, code = (name or b"\t").decode().rpartition("\t")
@@ -274,19 +306,26 @@ def top(contest: Contest, district: str | None = None, limit: int = 20, offset: 
     return {"total": total, "entries": entries}
 
 
+def frozen_fields(as_of: datetime | None) -> dict:
+    """{"frozen", "frozen_at"} as the public JSON responses carry them (frozen_at ISO +08:00)."""
+    return {"frozen": as_of is not None, "frozen_at": iso(as_of)}
+
+
 def _dumps(value) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def cached_json(contest: Contest, name: str, build) -> bytes:
+def cached_json(contest: Contest, name: str, build, as_of: datetime | None = None) -> bytes:
     """build() serialized as JSON and shared by every app host through Redis; raises
-    Unavailable (build may raise it too).
+    Unavailable (build may raise it too). A frozen view (as_of) has its own copies, so a
+    live copy is never served as frozen or the reverse.
 
     One request per LEADERBOARD_CACHE_MS (whoever wins a SET NX) rebuilds the copy;
     every other request serves the stored one, so a copy is at most about that old
     and an expiring cache never sends every worker to rebuild at once.
     """
     client = redis_client()
+    name = f"{FROZEN}:{name}" if as_of is not None else name
     cache = _key(contest.slug, "cache", name)
     fresh_ms = current_app.config["LEADERBOARD_CACHE_MS"]
     with fail_open("read"):
@@ -306,29 +345,29 @@ CACHED_LIMITS = (10, 20, 50, 100)  # page sizes worth sharing: the API's default
 CACHED_PAGES = 5  # of each size, the first pages (offset 0, limit, ..., 4 x limit)
 
 
-def top_json(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0) -> bytes:
-    """The serialized board (see top). The first CACHED_PAGES pages of each of CACHED_LIMITS
-    (city or a district) are cached briefly and shared by every app host; any other page is
-    read from the board each time, so no caller can make a cache key per limit and offset."""
+def top_json(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0,
+             as_of: datetime | None = None) -> bytes:
+    """The serialized board (see top) with frozen_fields. The first CACHED_PAGES pages of each
+    of CACHED_LIMITS (city or a district) are cached briefly and shared by every app host; any
+    other page is read from the board each time, so no caller can make a cache key per limit
+    and offset."""
+    build = lambda: top(contest, district, limit, offset, as_of) | frozen_fields(as_of)  # noqa: E731
     if limit in CACHED_LIMITS and offset % limit == 0 and offset // limit < CACHED_PAGES:
-        return cached_json(contest, f"{district or 'city'}:{limit}:{offset}",
-                           lambda: top(contest, district, limit, offset))
-    return _dumps(top(contest, district, limit, offset))
+        return cached_json(contest, f"{district or 'city'}:{limit}:{offset}", build, as_of)
+    return _dumps(build())
 
 
-def standing(contest: Contest, user: User) -> dict:
-    """{best: {score, time_used_ms} | None, rank: {city, district}}; raises Unavailable."""
-    client = redis_client()
+def standing(contest: Contest, user: User, as_of: datetime | None = None) -> dict:
+    """{best: {score, time_used_ms} | None, rank: {city, district}} on the view's boards (frozen:
+    the best and ranks at the freeze); raises Unavailable."""
     member = str(user.id)
-    with fail_open("read"):
-        pipe = client.pipeline(transaction=False)
-        _built(pipe, contest)
-        pipe.zscore(_key(contest.slug, "city"), member)
-        pipe.zrevrank(_key(contest.slug, "city"), member)
-        pipe.zrevrank(_key(contest.slug, "d", user.district or NO_DISTRICT), member)
-        built, encoded, city_rank, district_rank = pipe.execute()
-    if not built:
-        raise Unavailable("board not built")
+
+    def commands(pipe):
+        pipe.zscore(_board_key(contest, None, as_of), member)
+        pipe.zrevrank(_board_key(contest, None, as_of), member)
+        pipe.zrevrank(_board_key(contest, user.district or NO_DISTRICT, as_of), member)
+
+    _client, (encoded, city_rank, district_rank) = _read(contest, as_of, commands)
     if encoded is None or city_rank is None:
         return {"best": None, "rank": {"city": None, "district": None}}
     score, time_used_ms, _ = decode(encoded)
@@ -338,25 +377,19 @@ def standing(contest: Contest, user: User) -> dict:
     }
 
 
-def rank_or_none(contest: Contest, user: User) -> dict | None:
-    """{city, district} ranks of the citizen's best, or None when Redis is away or the
-    citizen is not on the board (yet): the result page then says the rank is unavailable."""
+def rank_or_none(contest: Contest, user: User, as_of: datetime | None = None) -> dict | None:
+    """{city, district} ranks of the citizen's best (at the freeze, with as_of), or None when
+    Redis is away or the citizen is not on the board (yet): the result page then says the
+    rank is unavailable."""
     try:
-        rank = standing(contest, user)["rank"]
+        rank = standing(contest, user, as_of)["rank"]
     except Unavailable:
         return None
     return rank if rank["city"] is not None else None
 
 
-def _agg_values(contest: Contest) -> dict[str, int]:
-    client = redis_client()
-    with fail_open("read"):
-        pipe = client.pipeline(transaction=False)
-        _built(pipe, contest)
-        pipe.hgetall(_key(contest.slug, "agg"))
-        built, agg = pipe.execute()
-    if not built:
-        raise Unavailable("board not built")
+def _agg_values(contest: Contest, as_of: datetime | None = None) -> dict[str, int]:
+    _client, (agg,) = _read(contest, as_of, lambda pipe: pipe.hgetall(_view_key(contest.slug, as_of, "agg")))
     return {k.decode(): int(v) for k, v in agg.items()}
 
 
@@ -397,26 +430,25 @@ def district_rows(contest: Contest, values: dict[str, int], full_scores: dict[st
     return rows
 
 
-def districts(contest: Contest, full_scores: dict[str, int] | None = None) -> list[dict]:
+def districts(contest: Contest, full_scores: dict[str, int] | None = None,
+              as_of: datetime | None = None) -> list[dict]:
     """District aggregates ordered by the contest's district_rank_by (default participation per
     10,000 residents), then code; average_score is the mean of the participants' best scores.
     Ranked by full_score_rate, the full-score participants per district come from SQL
     (`full_scores`: units.district_standings gives them). Raises Unavailable."""
-    return district_rows(contest, _agg_values(contest), full_scores)
+    return district_rows(contest, _agg_values(contest, as_of), full_scores)
 
 
-def totals(contest: Contest, district: str | None = None) -> dict:
-    """{participants, attempts, updated_at (ms or None)} of the city or one district; raises Unavailable."""
-    client = redis_client()
+def totals(contest: Contest, district: str | None = None, as_of: datetime | None = None) -> dict:
+    """{participants, attempts, updated_at (ms or None)} of the city or one district; frozen
+    boards keep updated_at at the freeze instant. Raises Unavailable."""
     prefix = district or "all"
-    with fail_open("read"):
-        pipe = client.pipeline(transaction=False)
-        _built(pipe, contest)
-        pipe.hmget(_key(contest.slug, "agg"), [f"{prefix}:participants", f"{prefix}:attempts"])
-        pipe.hget(_key(contest.slug, "meta"), "updated_at")
-        built, (participants, attempts), updated = pipe.execute()
-    if not built:
-        raise Unavailable("board not built")
+
+    def commands(pipe):
+        pipe.hmget(_view_key(contest.slug, as_of, "agg"), [f"{prefix}:participants", f"{prefix}:attempts"])
+        pipe.hget(_view_key(contest.slug, as_of, "meta"), "updated_at")
+
+    _client, ((participants, attempts), updated) = _read(contest, as_of, commands)
     return {"participants": int(participants or 0), "attempts": int(attempts or 0),
             "updated_at": int(updated) if updated else None}
 
@@ -444,39 +476,71 @@ def _finished_clause(contest: Contest):
     return (Attempt.contest_id == contest.id, Attempt.practice.is_(False), Attempt.status != ATTEMPT_ACTIVE)
 
 
-def _best_results(session, contest: Contest):
+def _best_results(session, contest: Contest, as_of: datetime | None = None):
     """Rows (id, user_id, score, time_used_ms, finished_at, name, district, closed_at) of every
-    finished attempt of an account on the public boards."""
+    finished attempt of an account on the public boards (finished by as_of, when given)."""
+    cutoff = (Attempt.finished_at <= as_of,) if as_of is not None else ()
     return session.execute(
         select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.finished_at,
                User.name, User.district, User.closed_at)
         .join(User, User.id == Attempt.user_id)
-        .where(*_finished_clause(contest), *counted_accounts(contest))
+        .where(*_finished_clause(contest), *counted_accounts(contest), *cutoff)
         .execution_options(yield_per=5000)
     )
 
 
+def _take_lock(client, slug: str, wait_s: float | None):
+    """(lock key, token) of the contest's rebuild lock, or None after wait_s (None: forever)."""
+    lock, token = _key(slug, "lock", "rebuild"), uuid.uuid4().hex
+    deadline = None if wait_s is None else time.monotonic() + wait_s
+    while not client.set(lock, token, nx=True, ex=REBUILD_LOCK_S):
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(0.1 if wait_s else 0.2)
+    return lock, token
+
+
+@contextlib.contextmanager
+def _held(client, lock: str, token: str):
+    held = threading.Event()
+    threading.Thread(target=_renew_lease, args=(client, lock, token, held), daemon=True).start()
+    try:
+        yield
+    finally:
+        held.set()
+        client.eval(_UNLOCK, 1, lock, token)
+
+
 def rebuild(session, contest: Contest, client=None, wait: bool = True) -> dict | None:
-    """Recompute every key of the contest from SQL into fresh keys and swap them in atomically.
+    """Recompute every key of the contest from SQL into fresh keys and swap them in atomically;
+    frozen boards already built are recomputed too (with their freeze instant).
 
     One rebuild at a time per contest (a lock in Redis): wait=False returns None
     when another one runs, wait=True waits for it. Raises redis.RedisError (callers that
     should degrade call it inside fail_open).
     """
     client = client or redis_client()
-    slug = contest.slug
-    lock, token = _key(slug, "lock", "rebuild"), uuid.uuid4().hex
-    while not client.set(lock, token, nx=True, ex=REBUILD_LOCK_S):
-        if not wait:
-            return None
-        time.sleep(0.2)
-    held = threading.Event()
-    threading.Thread(target=_renew_lease, args=(client, lock, token, held), daemon=True).start()
-    try:
+    taken = _take_lock(client, contest.slug, None if wait else 0)
+    if taken is None:
+        return None
+    with _held(client, *taken):
         return _rebuild_locked(session, contest, client)
-    finally:
-        held.set()
-        client.eval(_UNLOCK, 1, lock, token)
+
+
+def build_frozen(session, contest: Contest, as_of: datetime, client=None) -> bool:
+    """Build the frozen boards (the standings of the attempts finished by as_of) unless they
+    are built for as_of already, under the rebuild lock; False when another process held the
+    lock for FROZEN_WAIT_S. Raises redis.RedisError."""
+    client = client or redis_client()
+    taken = _take_lock(client, contest.slug, FROZEN_WAIT_S)
+    if taken is None:
+        return False
+    with _held(client, *taken):
+        marker = client.hget(_key(contest.slug, FROZEN, "meta"), "as_of")
+        if marker is None or marker.decode() != as_of.isoformat():
+            _build_view(session, contest, client, as_of)
+            drop_cache(contest, client)
+    return True
 
 
 def _renew_lease(client, lock: str, token: str, released: threading.Event) -> None:
@@ -489,17 +553,15 @@ def _renew_lease(client, lock: str, token: str, released: threading.Event) -> No
             return
 
 
-def _rebuild_locked(session, contest: Contest, client) -> dict:
-    started = time.time()
+def _build_view(session, contest: Contest, client, as_of: datetime | None) -> tuple[dict, list]:
+    """Compute the live boards (as_of None) or the frozen ones from SQL into fresh keys and swap
+    them in; returns (best per user, counted attempt ids). The one implementation of both."""
     slug = contest.slug
-    # Attempts flagged before we read SQL are in the snapshot; only those get unflagged.
-    pending_before = list(session.scalars(
-        select(Attempt.id).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True))))
     best: dict[int, tuple] = {}
     attempt_ids: list[int] = []
     agg: dict[str, int] = {}
     closed: set[int] = set()  # closed accounts (注销): counted in agg, never on a ranking
-    for row in _best_results(session, contest):
+    for row in _best_results(session, contest, as_of):
         if row.closed_at is not None:
             closed.add(row.user_id)
         finish_s = int((row.finished_at - contest.starts_at).total_seconds())
@@ -520,10 +582,10 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
         agg["all:best_sum"] = sum(v[1] for v in best.values())
 
     district_codes = {d["code"] for d in contest.districts} | {v[3] or NO_DISTRICT for v in best.values()}
-    final = {"city": _key(slug, "city"), "names": _key(slug, "names"), "agg": _key(slug, "agg"),
-             "recorded": _key(slug, "recorded"), "dq": _key(slug, "dq")}
-    final |= {f"d:{code}": _key(slug, "d", code) for code in district_codes}
-    fresh = {name: _key(slug, "new", name) for name in final}
+    names = ["city", "names", "agg"] + ([] if as_of is not None else ["recorded", "dq"])  # frozen: never recorded to
+    final = {name: _view_key(slug, as_of, name) for name in names}
+    final |= {f"d:{code}": _view_key(slug, as_of, "d", code) for code in district_codes}
+    fresh = {name: _key(slug, "new", *((FROZEN,) if as_of is not None else ()), name) for name in final}
     client.delete(*fresh.values())  # leftovers of a rebuild that died
     items = [(uid, v) for uid, v in best.items() if uid not in closed]
     pipe = client.pipeline(transaction=False)
@@ -537,14 +599,16 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
             pipe.zadd(fresh[f"d:{code}"], members)
         pipe.hset(fresh["names"], mapping={str(uid): _name_value(v[2], v[3]) for uid, v in chunk})
         pipe.execute()
-    for i in range(0, len(attempt_ids), 10000):
-        pipe.sadd(fresh["recorded"], *attempt_ids[i:i + 10000])
+    if as_of is None:
+        for i in range(0, len(attempt_ids), 10000):
+            pipe.sadd(fresh["recorded"], *attempt_ids[i:i + 10000])
     if agg:
         pipe.hset(fresh["agg"], mapping=agg)
-    disqualified = disqualified_ids(session, contest)
-    session.rollback()
-    if disqualified:
-        pipe.sadd(fresh["dq"], *disqualified)
+    if as_of is None:
+        disqualified = disqualified_ids(session, contest)
+        session.rollback()
+        if disqualified:
+            pipe.sadd(fresh["dq"], *disqualified)
     pipe.execute()
     present = set()
     check = client.pipeline(transaction=False)
@@ -560,8 +624,24 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
         else:
             swap.delete(key)
     now_ms = int(time.time() * 1000)
-    swap.hset(_key(slug, "meta"), mapping={"built_at": now_ms, "updated_at": now_ms})
+    if as_of is None:
+        swap.hset(_key(slug, "meta"), mapping={"built_at": now_ms, "updated_at": now_ms})
+    else:  # "updated" stays the freeze instant: nothing after it may show
+        meta = _key(slug, FROZEN, "meta")
+        swap.delete(meta)
+        swap.hset(meta, mapping={"built_at": now_ms, "as_of": as_of.isoformat(),
+                                 "updated_at": int(as_of.replace(tzinfo=UTC).timestamp() * 1000)})
     swap.execute()
+    return best, attempt_ids
+
+
+def _rebuild_locked(session, contest: Contest, client) -> dict:
+    started = time.time()
+    slug = contest.slug
+    # Attempts flagged before we read SQL are in the snapshot; only those get unflagged.
+    pending_before = list(session.scalars(
+        select(Attempt.id).where(Attempt.contest_id == contest.id, Attempt.board_pending.is_(True))))
+    best, attempt_ids = _build_view(session, contest, client, None)
     # Attempts finished while we read SQL went to the old keys (or nowhere): count them again.
     snapshot = set(attempt_ids)
     late = [i for i in session.scalars(select(Attempt.id).join(User, User.id == Attempt.user_id)
@@ -572,9 +652,22 @@ def _rebuild_locked(session, contest: Contest, client) -> dict:
     for i in range(0, len(pending_before), 1000):
         session.execute(update(Attempt).where(Attempt.id.in_(pending_before[i:i + 1000])).values(board_pending=False))
     session.commit()
+    frozen_as_of = client.hget(_key(slug, FROZEN, "meta"), "as_of")
+    if frozen_as_of is not None:  # a disqualification or a rebuild reaches the frozen boards too
+        _build_view(session, contest, client, datetime.fromisoformat(frozen_as_of.decode()))
     drop_cache(contest, client)
     client.publish(_key(slug, "events"), "rebuild")
     return {"participants": len(best), "attempts": len(attempt_ids), "seconds": round(time.time() - started, 3)}
+
+
+def drop_frozen(contest: Contest, client=None) -> None:
+    """Delete the frozen boards and every cached page, and tell the displays ("unfreeze"):
+    the public readers show the live boards from now on. Raises redis.RedisError."""
+    client = client or redis_client()
+    for key in client.scan_iter(match=_key(contest.slug, FROZEN, "*"), count=1000):
+        client.delete(key)
+    drop_cache(contest, client)
+    client.publish(_key(contest.slug, "events"), "unfreeze")
 
 
 def drop_cache(contest: Contest, client=None) -> None:

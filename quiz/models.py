@@ -40,6 +40,8 @@ class User(db.Model):
     anonymized_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Closed by the citizen (注销): results stay in the aggregates, off the public boards.
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The client address that registered (security.client_address), for the review flags.
+    registered_from: Mapped[str | None] = mapped_column(String(45))
 
     # Flask-Login protocol
     is_active = True
@@ -212,6 +214,8 @@ class Attempt(db.Model):
     time_used_ms: Mapped[int | None] = mapped_column(Integer)
     # Set when the leaderboard could not be told; the catch-up clears it.
     board_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The client address that started it (security.client_address), for the review flags.
+    started_from: Mapped[str | None] = mapped_column(String(45))
 
     user: Mapped[User] = relationship()
     contest: Mapped[Contest] = relationship()
@@ -334,7 +338,7 @@ class Certificate(db.Model):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    kind: Mapped[str] = mapped_column(String(10))  # "award" or "participation"
+    kind: Mapped[str] = mapped_column(String(20))  # "award" or "participation"
     prize: Mapped[str] = mapped_column(String(60))  # the tier's name, or 参与
     issued_at: Mapped[datetime] = mapped_column(DateTime)
 

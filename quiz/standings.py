@@ -90,3 +90,13 @@ def standing_of(session, contest: Contest, user_id: int) -> Standing | None:
     ranked = _ranked(contest)
     row = session.execute(select(ranked).where(ranked.c.user_id == user_id)).first()
     return Standing(*row) if row else None
+
+
+def best_score_of(session, contest: Contest, user_id: int) -> int | None:
+    """The citizen's best score as final_standings counts it (None: not in the standings),
+    without ranking everyone: what a certificate needs on each visit to 我的."""
+    return session.scalar(
+        select(func.max(Attempt.score)).join(User, User.id == Attempt.user_id)
+        .where(Attempt.user_id == user_id, Attempt.contest_id == contest.id, Attempt.practice.is_(False),
+               Attempt.status != ATTEMPT_ACTIVE, User.closed_at.is_(None), *counted_accounts(contest)))
+

@@ -34,6 +34,17 @@ def _contest_attempts(contest: Contest, district: str | None, finished_only: boo
     return and_(*clauses)
 
 
+def finished_attempts(contest: Contest, district: str | None = None):
+    """WHERE clause of the attempts that count as 人次 (a query that joins users): finished,
+    timed, of accounts counted in the contest (leaderboard.counted_accounts)."""
+    return _contest_attempts(contest, district, finished_only=True)
+
+
+def per_10k(participants: int, population: int) -> float:
+    """Participants per 10,000 residents (0 for an unknown population)."""
+    return participants * 10_000 / population if population else 0.0
+
+
 # ---- dashboard --------------------------------------------------------------
 
 @dataclass
@@ -48,7 +59,7 @@ class DistrictFigure:
     @property
     def per_10k(self) -> float:
         """Participants per 10,000 residents."""
-        return self.participants * 10_000 / self.population if self.population else 0.0
+        return per_10k(self.participants, self.population)
 
 
 @dataclass

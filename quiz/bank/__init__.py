@@ -1,1 +1,2 @@
-"""The YAML question bank: safe loading with line numbers, validation, import."""
+"""Question banks: safe YAML loading with line numbers, workbooks (.xlsx) with cells, one validator,
+import in one transaction, export (YAML or xlsx)."""

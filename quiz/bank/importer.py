@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from quiz.bank.loader import Problem
+from quiz.bank.loader import Cell, Problem
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.clock import utcnow
 from quiz.models import Bank, Question
@@ -31,7 +31,7 @@ def import_bank(session, raw: bytes, filename: str, max_bytes: int = 5 * 1024 * 
         same = session.scalar(select(Bank).where(Bank.sha256 == digest).order_by(Bank.id).limit(1))
         if same is not None:
             return ImportOutcome(same, False, stored_counts(session, same))
-    valid = validate_bank(raw, max_bytes)
+    valid = validate_bank(raw, max_bytes, filename)  # YAML or a workbook, told apart there
     unchanged = _check_version(session, valid, digest)
     if unchanged is not None:
         return ImportOutcome(unchanged, False, valid.counts())
@@ -47,7 +47,7 @@ def import_bank(session, raw: bytes, filename: str, max_bytes: int = 5 * 1024 * 
         rows = [
             {"bank_id": bank.id, "qid": q.qid, "type": q.type, "category": q.category, "difficulty": q.difficulty,
              "stem": q.stem, "options": q.options, "answer": q.answer, "explanation": q.explanation,
-             "points": q.points, "tags": q.tags, "source": q.source, "line": q.line, "retired": False}
+             "points": q.points, "tags": q.tags, "source": q.source, "line": _line(q.line), "retired": False}
             for q in valid.questions
         ]
         _copy_questions(session, rows)
@@ -66,6 +66,11 @@ def import_bank(session, raw: bytes, filename: str, max_bytes: int = 5 * 1024 * 
 
 
 _JSON_COLUMNS = {"options", "answer", "tags"}
+
+
+def _line(line) -> int:
+    """The stored line: a YAML line, or the row of a workbook's question in 题目."""
+    return line.row if isinstance(line, Cell) else line
 
 
 def _copy_questions(session, rows: list[dict]) -> None:

@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from math import ceil
 
-from quiz.bank.loader import Problem
+from quiz.bank.loader import Problem, place
 from quiz.bank.validator import ValidBank, ValidQuestion
 
 MIN_QUESTIONS = 20  # fewer questions of a type: shares are noise, not bias
@@ -258,7 +258,7 @@ def near_duplicates(questions: list[ValidQuestion], threshold: float = NEAR_DUPL
             j, similarity = match
             q, other = questions[i], questions[j]
             warnings.append(LintWarning(q.line, f"stem is {round(100 * similarity)} % similar to question "
-                                                f"{other.qid} (line {other.line})", q.qid, "near-duplicate"))
+                                                f"{other.qid} ({place(other.line)})", q.qid, "near-duplicate"))
             continue
         leaders.append(i)
         for g in prefix:
@@ -320,7 +320,7 @@ def giveaways(questions: list[ValidQuestion]) -> list[LintWarning]:
     warnings = []
     for i, j, answer in found.values():
         q, other = questions[i], questions[j]
-        warnings.append(LintWarning(q.line, f"giveaway: question {other.qid} (line {other.line}) shows this "
+        warnings.append(LintWarning(q.line, f"giveaway: question {other.qid} ({place(other.line)}) shows this "
                                             f"question's answer '{answer}' in the same paper", q.qid, "giveaway"))
     return warnings
 

@@ -30,17 +30,58 @@ _STANDARD_TAGS = {
 }
 
 
+class Cell(int):
+    """Where a workbook (.xlsx) bank holds a value, standing where a YAML file has a line number:
+    its int value orders problems as lines do (sheet, then row, then column) and str() is the
+    reference, e.g. 题目!M12. The sheet's place in the workbook's order is `sheet_order`."""
+
+    def __new__(cls, sheet_order: int, sheet: str, row: int, column: int):
+        cell = super().__new__(cls, (sheet_order << 26) | (min(row, (1 << 20) - 1) << 6) | min(column, 63))
+        cell.sheet, cell.row, cell.column = sheet, row, column  # column 0 is A
+        return cell
+
+    def __str__(self) -> str:
+        return f"{self.sheet}!{column_letters(self.column)}{self.row}"
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def column_letters(column: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    column += 1
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def place(line) -> str:
+    """How a message names another location: "line 9" in a YAML file, "题目!A3" in a workbook."""
+    return str(line) if isinstance(line, Cell) else f"line {line}"
+
+
 @dataclass(frozen=True)
 class Problem:
-    line: int
+    line: int  # a YAML line, or a Cell of a workbook
     message: str
     question: str | None = None
+
+    @property
+    def cell(self) -> str | None:
+        """SHEET!CELL for a workbook's problem, None for a YAML file's."""
+        return str(self.line) if isinstance(self.line, Cell) else None
 
     def format(self, filename: str) -> str:
         prefix = f"question {self.question}: " if self.question else ""
         return f"{filename}:{self.line}: {prefix}{self.message}"
 
     def as_json(self) -> dict:
+        if isinstance(self.line, Cell):  # "line" is the row in the sheet that "cell" names
+            return {"line": self.line.row, "cell": str(self.line), "question": self.question, "message": self.message}
         return {"line": self.line, "question": self.question, "message": self.message}
 
 

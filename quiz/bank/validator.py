@@ -1,11 +1,16 @@
 """Bank validation: every problem of a file, each with its line and question
-(the first MAX_PROBLEMS of them by line, then how many more)."""
+(the first MAX_PROBLEMS of them by line, then how many more).
+
+A YAML file and a workbook (.xlsx, quiz/bank/spreadsheet.py) become the same document of
+LineDict/LineList, the workbook's remembering cells (loader.Cell) where YAML's remember
+lines, and the same checks below decide for both."""
 import heapq
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from quiz.bank.loader import LineDict, LineList, Problem, YamlRefused, decode, load
+from quiz.bank import spreadsheet
+from quiz.bank.loader import LineDict, LineList, Problem, YamlRefused, decode, load, place
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TYPES = ("single", "multiple", "judge")
@@ -68,7 +73,7 @@ class FirstProblems:
             heapq.heappush(self._heap, (-line, -self._order, item))
             return
         if line < -self._heap[0][0]:  # earlier than the worst kept one: keep it instead
-            line = -heapq.heapreplace(self._heap, (-line, -self._order, item))[0]
+            line = self.line_of(heapq.heapreplace(self._heap, (-line, -self._order, item))[2])
         self.more += 1
         if self.first_left_out is None or line < self.first_left_out:
             self.first_left_out = line
@@ -114,8 +119,13 @@ def _nonempty_str(value) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
-def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
-    """Return the validated bank or raise BankInvalid listing every problem."""
+def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024, filename: str = "") -> ValidBank:
+    """Return the validated bank or raise BankInvalid listing every problem.
+
+    A workbook (a name ending .xlsx, or the zip magic) is read by quiz/bank/spreadsheet.py,
+    anything else parsed as YAML; both are then checked here, the same way."""
+    if spreadsheet.is_workbook(raw, filename):
+        return _validate_workbook(raw, max_bytes)
     duplicates = FirstProblems(line_of=lambda found: found[0].line)  # (problem, containers) from the loader
     try:
         doc = load(decode(raw, max_bytes), duplicates=duplicates)
@@ -128,6 +138,24 @@ def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
     problems = FirstProblems()
     if not isinstance(doc, LineDict):
         raise BankInvalid([Problem(getattr(doc, "line", 1), "the file must be a YAML mapping with bank, title, version, categories and questions")])
+    return _validate_document(doc, problems, duplicates)
+
+
+def _validate_workbook(raw: bytes, max_bytes: int) -> ValidBank:
+    if len(raw) > max_bytes:  # before unpacking, as a YAML file's size is checked before parsing
+        raise BankInvalid([Problem(1, f"file is {len(raw)} bytes; the limit is {max_bytes} bytes")])
+    try:
+        doc, found = spreadsheet.read_workbook(raw)
+    except spreadsheet.WorkbookRefused as exc:
+        raise BankInvalid(exc.problems) from None
+    problems = FirstProblems()
+    problems.extend(found)
+    return _validate_document(doc, problems, FirstProblems())
+
+
+def _validate_document(doc: LineDict, problems: FirstProblems, duplicates: FirstProblems) -> ValidBank:
+    """The checks of a bank document; `problems` may already hold some (a workbook's layout),
+    `duplicates` are the loader's duplicate keys with their containers."""
 
     def key_line(mapping, key):
         return mapping.key_lines.get(key, mapping.line)
@@ -136,7 +164,7 @@ def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
         if key not in TOP_KEYS:
             problems.append(Problem(key_line(doc, key), f"unknown top-level key '{key}'"))
     for key in sorted(TOP_KEYS - set(doc)):
-        problems.append(Problem(doc.line, f"missing top-level key '{key}'"))
+        problems.append(Problem(key_line(doc, key), f"missing top-level key '{key}'"))  # a workbook's empty cell has a line
 
     slug = doc.get("bank")
     if "bank" in doc and not (isinstance(slug, str) and SLUG.match(slug)):
@@ -175,7 +203,7 @@ def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024) -> ValidBank:
                 # Checked even when the question has other problems, so that all are listed at once.
                 qid = item.get("id") if isinstance(item, LineDict) else None
                 if isinstance(qid, str) and qid in seen_ids:
-                    problems.append(Problem(item.key_lines["id"], f"duplicate question id (also on line {seen_ids[qid]})", qid))
+                    problems.append(Problem(item.key_lines["id"], f"duplicate question id (also on {place(seen_ids[qid])})", qid))
                     continue
                 if isinstance(qid, str):
                     seen_ids[qid] = item.key_lines["id"]
@@ -224,7 +252,7 @@ def _validate_question(item, categories: dict, problems: FirstProblems) -> Valid
         if key not in REQUIRED_QUESTION_KEYS | OPTIONAL_QUESTION_KEYS:
             problem(key, f"unknown question key '{key}'")
     for key in sorted(REQUIRED_QUESTION_KEYS - set(item)):
-        problem(None, f"missing question key '{key}'")
+        problem(key, f"missing question key '{key}'")  # the question's line, or a workbook's empty cell
 
     if "id" in item and not (isinstance(qid, str) and SLUG.match(qid)):
         problem("id", "id must be text of lowercase letters, digits and hyphens")
@@ -268,7 +296,7 @@ def _validate_question(item, categories: dict, problems: FirstProblems) -> Valid
     elif qtype in ("single", "multiple"):
         raw_options = item.get("options")
         if raw_options is None:
-            problem("options" if "options" in item else None, f"a {qtype} question needs 2 to 8 options")
+            problem("options", f"a {qtype} question needs 2 to 8 options")
         elif not isinstance(raw_options, LineDict):
             problem("options", "options must be a mapping of key: text")
         else:

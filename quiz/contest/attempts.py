@@ -111,8 +111,10 @@ def holder_allowance(session, token: str, contest: Contest, now: datetime) -> tu
     return holder, allowance(contest, [(row.day, row.n) for row in rows if row.day is not None], now)
 
 
-def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None) -> tuple[Attempt, bool]:
-    """Resume the citizen's active attempt or start a new one: (attempt, created).
+def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None,
+                  address: str | None = None) -> tuple[Attempt, bool]:
+    """Resume the citizen's active attempt or start a new one: (attempt, created); `address`
+    (the client's) is stored with a new attempt for the review flags.
 
     Starts of one citizen in one contest take turns (attempt_sql.START_TURN, held until the
     commit) and count the limits inside their turn, so N simultaneous starts make one
@@ -131,7 +133,7 @@ def start_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
         session.rollback()  # ends the turn
         raise blocker
     try:
-        attempt = _create_attempt(session, user, contest, now, practice=False, rng=rng)
+        attempt = _create_attempt(session, user, contest, now, practice=False, rng=rng, address=address)
         session.commit()
     except IntegrityError:  # an attempt inserted without taking a turn: resume it
         session.rollback()
@@ -245,7 +247,7 @@ def paper_bank_id(session, contest: Contest, practice: bool) -> int | None:
     return contest.bank_id
 
 
-def _create_attempt(session, user, contest, now, practice, rng) -> Attempt:
+def _create_attempt(session, user, contest, now, practice, rng, address: str | None = None) -> Attempt:
     rng = rng or random.SystemRandom()
     bank_id = paper_bank_id(session, contest, practice)
     pool = session.scalars(select(Question).where(Question.bank_id == bank_id, Question.retired.is_(False))).all()
@@ -255,7 +257,7 @@ def _create_attempt(session, user, contest, now, practice, rng) -> Attempt:
         user_id=user.id, contest_id=contest.id, practice=practice, status=ATTEMPT_ACTIVE,
         day=local_day(now), started_at=now,
         deadline=None if practice else now + timedelta(seconds=contest.time_limit_s),
-        question_count=len(questions),
+        question_count=len(questions), started_from=address[:45] if address else None,
     )
     session.add(attempt)
     session.flush()

@@ -68,6 +68,11 @@
     var notice = document.getElementById('board-notice');
     notice.textContent = snap.notice || '';
     if (snap.notice) { notice.removeAttribute('hidden'); } else { notice.setAttribute('hidden', ''); }
+    var frozen = document.getElementById('frozen-notice');
+    if (frozen) {
+      frozen.textContent = snap.frozen_notice || '';
+      if (snap.frozen) { frozen.removeAttribute('hidden'); } else { frozen.setAttribute('hidden', ''); }
+    }
     var empty = document.getElementById('top-empty');
     if (empty) {
       if (snap.available && snap.top.length === 0) { empty.removeAttribute('hidden'); } else { empty.setAttribute('hidden', ''); }

@@ -40,8 +40,14 @@ bp = Blueprint("security", __name__)
 
 # ---- who is asking (rate-limit keys) -------------------------------------------
 
+def client_address() -> str | None:
+    """The client's address as the rate limits see it (after ProxyFix); also stored with a
+    registration and an attempt's start for the review flags (quiz/review.py)."""
+    return request.remote_addr
+
+
 def client_ip() -> str:
-    return "ip:" + (request.remote_addr or "-")
+    return "ip:" + (client_address() or "-")
 
 
 def login_phone() -> str:
@@ -181,6 +187,9 @@ def login_limits(view):
 
 REGISTER_PER_IP = limiter.shared_limit(_config_limit("REGISTER_LIMIT"), scope="register-ip", key_func=client_ip,
                                        methods=["POST"])
+# Certificate verification codes looked up from one address (the codes are unguessable; this stops walking them).
+CERTIFICATE_LOOKUPS_PER_IP = limiter.limit(_config_limit("CERTIFICATE_LOOKUP_LIMIT"), key_func=client_ip,
+                                           methods=["GET"])
 
 # Views without a limit decorator of their own get these through their blueprint.
 ATTEMPT_STARTS = ("api.start", "citizen.start_quiz", "citizen.start_practice")

@@ -7,11 +7,11 @@ sample for, makes these tests fail.
 """
 import pytest
 from admin_console import csrf_token, make_organizer, sign_in
-from conftest import SAMPLE_BANK
+from conftest import DURING, SAMPLE_BANK
 from flask import g
 
 from quiz.extensions import db
-from quiz.models import Question
+from quiz.models import Award, Objection, Question
 
 GUARDS = {"organizer", "city"}
 VISITORS = ("anonymous", "citizen", "other_district", "city")
@@ -35,9 +35,14 @@ def test_every_console_view_carries_a_role_guard(app):
 def walk_world(app, contest, citizens):
     wujin_citizen = citizens.make(district="wujin", name="张三")
     question = db.session.query(Question).first()
+    award = Award(contest_id=contest.id, user_id=wujin_citizen.id, tier="一等奖", kind="rank", position=1, score=100,
+                  assigned_at=DURING)
+    objection = Objection(contest_id=contest.id, user_id=wujin_citizen.id, about="self", text="x", created_at=DURING)
+    db.session.add_all([award, objection])
+    db.session.commit()
     return {
         "args": {"bank_id": question.bank_id, "question_id": question.id, "contest_id": contest.id,
-                 "user_id": wujin_citizen.id},
+                 "user_id": wujin_citizen.id, "award_id": award.id, "objection_id": objection.id},
         "citizen": wujin_citizen,
         "other_district": make_organizer("district", "liyang"),  # not the sample citizen's district
         "city": make_organizer("city"),
@@ -53,11 +58,12 @@ def expected_status(rule, method, visitor, access) -> set[int]:
     if visitor == "other_district":
         if access == "city" or api:
             return {403}
-        if rule.endpoint in ("admin.citizen_results", "admin.citizen_district"):
+        if rule.endpoint in ("admin.citizen_results", "admin.citizen_district", "admin.award_claim",
+                             "admin.objection_answer", "admin.review_disqualify", "admin.review_reinstate"):
             return {403}  # the sample citizen lives in another district
         return {200}
     # the city organizer may do everything; a POST without a meaningful form is refused as input, not as access
-    return {200} if method == "GET" else {200, 201, 302, 409, 422}
+    return {200} if method == "GET" else {200, 201, 302, 400, 409, 422}
 
 
 def request_as(client, app, world, visitor, method, path):

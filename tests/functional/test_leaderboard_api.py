@@ -29,7 +29,7 @@ def test_the_city_board_ranks_best_results_with_masked_names(client, three_resul
         {"rank": 1, "name": "张*丰", "district": "wujin", "score": 100, "time_used_ms": 90_000},
         {"rank": 2, "name": "李*", "district": "xinbei", "score": 100, "time_used_ms": 120_000},
         {"rank": 3, "name": "王*明", "district": "wujin", "score": 50, "time_used_ms": 60_000},
-    ]}
+    ], "frozen": False, "frozen_at": None}
     text = response.get_data(as_text=True)
     assert "张三丰" not in text and "13900000001" not in text
 
@@ -40,8 +40,8 @@ def test_a_district_board_and_paging(client, three_results):
     page = client.get("/api/v1/leaderboard?limit=1&offset=1").get_json()
     assert page["total"] == 3 and page["entries"] == [
         {"rank": 2, "name": "李*", "district": "xinbei", "score": 100, "time_used_ms": 120_000}]
-    assert client.get("/api/v1/leaderboard?offset=3").get_json() == {"total": 3, "entries": []}
-    assert client.get("/api/v1/leaderboard?district=jintan").get_json() == {"total": 0, "entries": []}
+    assert client.get("/api/v1/leaderboard?offset=3").get_json() == {"total": 3, "entries": [], "frozen": False, "frozen_at": None}
+    assert client.get("/api/v1/leaderboard?district=jintan").get_json() == {"total": 0, "entries": [], "frozen": False, "frozen_at": None}
 
 
 @pytest.mark.parametrize("query, field", [
@@ -80,7 +80,8 @@ def test_me_before_and_after_an_attempt(new_api, open_contest, citizens, three_r
     newcomer = citizens.make(name="赵六", district="xinbei", phone="13900000009")
     api = new_api().login(newcomer.phone)
     assert api.get("/api/v1/me").get_json() == {
-        "best": None, "rank": {"city": None, "district": None}, "attempts_today": 0, "attempts_left_today": 1}
+        "best": None, "rank": {"city": None, "district": None}, "frozen": False, "frozen_at": None,
+        "attempts_today": 0, "attempts_left_today": 1}
 
     started = api.post("/api/v1/attempts").get_json()["attempt"]
     attempt = db.session.get(Attempt, started["id"])
@@ -92,9 +93,9 @@ def test_me_before_and_after_an_attempt(new_api, open_contest, citizens, three_r
     assert result["score"] == 100 and result["rank"] == {"city": 1, "district": 1}
     assert api.get("/api/v1/me").get_json() == {
         "best": {"score": 100, "time_used_ms": result["time_used_ms"]}, "rank": {"city": 1, "district": 1},
-        "attempts_today": 1, "attempts_left_today": 0}
+        "frozen": False, "frozen_at": None, "attempts_today": 1, "attempts_left_today": 0}
 
 def test_me_ranks_the_best_result(new_api, three_results):
     me = new_api().login("13900000003").get("/api/v1/me").get_json()
     assert me == {"best": {"score": 50, "time_used_ms": 60_000}, "rank": {"city": 3, "district": 2},
-                  "attempts_today": 1, "attempts_left_today": 0}
+                  "frozen": False, "frozen_at": None, "attempts_today": 1, "attempts_left_today": 0}

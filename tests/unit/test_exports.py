@@ -105,4 +105,4 @@ def test_cli_exports_full_phones_and_is_audited(results, runner, tmp_path):
 
 def test_cli_refuses_an_unknown_contest(app, runner, tmp_path):
     outcome = runner.invoke(args=["export", "results", "--out", str(tmp_path / "x.csv"), "--contest", "nope"])
-    assert outcome.exit_code != 0 and "no contest nope" in outcome.output
+    assert outcome.exit_code != 0 and "没有竞赛 nope" in outcome.output

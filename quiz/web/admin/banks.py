@@ -1,21 +1,23 @@
 """Banks in the console: listing, searching questions, retiring, and uploads kept between dry run and import.
 
-An uploaded file checked by a dry run is kept server-side under
+An uploaded file (YAML or .xlsx) checked by a dry run is kept server-side under
 instance/uploads/<sha256>.yaml, so the organizer need not pick it again to
 import it; the page carries only the digest. Files older than a day are
 swept on the next upload.
 """
 import hashlib
+import io
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, send_file
 from sqlalchemy import func, or_, select
 
 from quiz import stats
 from quiz.bank.lint import LintReport, lint_bank
+from quiz.bank.spreadsheet import XLSX_MIMETYPE, template_workbook
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.extensions import db
 from quiz.models import Bank, Contest, Question
@@ -126,6 +128,12 @@ def measured_facility(session, bank_slug: str) -> dict:
             answers[figure.qid] = answers.get(figure.qid, 0) + figure.answers
             correct[figure.qid] = correct.get(figure.qid, 0) + figure.correct
     return {qid: correct[qid] / n for qid, n in answers.items() if n >= stats.MIN_ANSWERS}
+
+
+def template_download():
+    """题库模板.xlsx: the sheets, headers and two example questions an upload is read by."""
+    return send_file(io.BytesIO(template_workbook()), mimetype=XLSX_MIMETYPE, as_attachment=True,
+                     download_name="题库模板.xlsx", max_age=0)
 
 
 @bp.app_template_global()

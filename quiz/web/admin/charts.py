@@ -7,6 +7,8 @@ from classes in admin.css.
 from markupsafe import Markup, escape
 
 BAR_FILL = "#2f6fb0"
+PRINT_FILL = "#a9c4e0"  # light enough for dark value labels and outlines on grey paper
+BAR_STROKE = "#1f2328"
 LINE_FILL = "#c0392b"
 
 
@@ -35,9 +37,15 @@ def horizontal_bars(items: list[tuple[str, float]], title: str, unit: str = "", 
 
 
 def columns(items: list[tuple[str, float]], title: str, width: int = 640, height: int = 220,
-            label_every: int = 1) -> Markup:
-    """Vertical columns (a histogram or a time series); every label_every-th label is printed."""
-    left, bottom, top = 40, 36, 12
+            label_every: int = 1, x_label: str = "", y_label: str = "", printable: bool = False) -> Markup:
+    """Vertical columns (a histogram or a time series); every label_every-th label is printed.
+
+    printable: for paper in black and white, each column has a dark outline and its value
+    written above it; x_label and y_label name the axes.
+    """
+    left, bottom = (56 if y_label else 40), (54 if x_label else 36)
+    narrow = printable and (width - left - 8) / max(1, len(items)) < 30  # value labels written upwards
+    top = 44 if narrow else 26 if printable else 12
     plot_w, plot_h = width - left - 8, height - bottom - top
     peak = max((value for _, value in items), default=0) or 1
     step = plot_w / max(1, len(items))
@@ -50,10 +58,29 @@ def columns(items: list[tuple[str, float]], title: str, width: int = 640, height
     for i, (label, value) in enumerate(items):
         h = plot_h * value / peak
         x = left + i * step
+        outline = f' stroke="{BAR_STROKE}" stroke-width="1"' if printable else ""
         parts.append(f'<rect class="chart-bar" x="{x + gap / 2:.1f}" y="{top + plot_h - h:.1f}" width="{max(step - gap, 0.5):.1f}" '
-                     f'height="{h:.1f}" fill="{BAR_FILL}"><title>{escape(label)}: {escape(_number(value))}</title></rect>')
+                     f'height="{h:.1f}" fill="{PRINT_FILL if printable else BAR_FILL}"{outline}>'
+                     f'<title>{escape(label)}: {escape(_number(value))}</title></rect>')
+        if printable:
+            parts.append(_value_label(x + step / 2, top + plot_h - h - 4, value, vertical=narrow))
         if i % label_every == 0:
             parts.append(f'<text class="chart-tick" x="{x + step / 2:.1f}" y="{height - bottom + 16}" '
                          f'text-anchor="middle">{escape(label)}</text>')
+    if x_label:
+        parts.append(f'<text class="chart-axis-label" x="{left + plot_w / 2:.1f}" y="{height - 6}" '
+                     f'text-anchor="middle">{escape(x_label)}</text>')
+    if y_label:
+        parts.append(f'<text class="chart-axis-label" x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+                     f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(y_label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _value_label(x: float, y: float, value: float, vertical: bool) -> str:
+    """A column's value above it; written upwards when columns are too narrow for the digits."""
+    text = escape(_number(value))
+    if vertical:
+        return (f'<text class="chart-value" x="{x:.1f}" y="{y:.1f}" text-anchor="start" '
+                f'transform="rotate(-90 {x:.1f} {y:.1f})" dy="0.35em">{text}</text>')
+    return f'<text class="chart-value" x="{x:.1f}" y="{y:.1f}" text-anchor="middle">{text}</text>'

@@ -37,7 +37,7 @@ class ActionForm(FlaskForm):
 class BankUploadForm(FlaskForm):
     """Two buttons (name="action"): dry-run keeps the file server-side, import uses it or a new file."""
 
-    file = FileField("题库文件（YAML，最大 5 MB）")
+    file = FileField("题库文件（YAML 或 Excel .xlsx，最大 5 MB）")
     pending = HiddenField(validators=[Optional(), Regexp(r"^[0-9a-f]{64}$")])
 
 
@@ -103,7 +103,8 @@ class ResultsFilterForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
-    kind = SelectField("内容", choices=options([("results", "答题成绩明细"), ("districts", "各区县汇总")]),
+    kind = SelectField("内容", choices=options([("results", "答题成绩明细"), ("districts", "各区县汇总"),
+                                                  ("standings", "最终排名（每人最好成绩）")]),
                        validators=[DataRequired()])
     fmt = SelectField("格式", choices=options([("csv", "CSV（UTF-8）"), ("xlsx", "Excel（XLSX）")]), validators=[DataRequired()])
     district = SelectField("区县", choices=[], validate_choice=False)

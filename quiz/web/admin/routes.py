@@ -5,9 +5,12 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
-from quiz import exports, personal_data, staff, stats
+from quiz import exports, freeze, personal_data, staff, stats
 from quiz.accounts import AccountError, mask_phone
 from quiz.auth import city_organizer_required, district_scope, organizer_required
+from quiz.awards import CLAIM_NAMES, AwardsRefused, by_tier, draws, set_claim, tier_rule
+from quiz.awards import publish as publish_awards
+from quiz.awards import winners as award_winners
 from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
 from quiz.clock import utcnow
@@ -16,8 +19,13 @@ from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
 from quiz.leaderboard import on_public_boards
 from quiz.models import ROLE_CITY, AuditEntry, Bank, Contest, Question, User
+from quiz.models import Award as AwardRow
+from quiz.models import Objection as ObjectionRow
+from quiz.objections import InvalidObjection, about_label, answer_objection, objection_deadline, window_blocker
+from quiz.objections import objections as contest_objections
+from quiz.report import summary_report
 from quiz.web.admin import charts
-from quiz.web.admin.banks import PendingUploads, bank_rows, search_questions, set_retired
+from quiz.web.admin.banks import PendingUploads, bank_rows, search_questions, set_retired, template_download
 from quiz.web.admin.blueprint import bp
 from quiz.web.admin.contest_form import (
     NeedsConfirmation,
@@ -124,7 +132,54 @@ def dashboard():
                            label_every=max(1, len(hourly) // 12))
     return render_template("admin/dashboard.html", contest=contest, contests=all_contests(), figures=figures,
                            per_10k_chart=per_10k, score_chart=scores, hourly_chart=hours,
-                           phase=phase(contest, now))
+                           phase=phase(contest, now), frozen_at=freeze.frozen_at(contest, now),
+                           unfreeze_form=ActionForm())
+
+
+@bp.post("/contests/<int:contest_id>/unfreeze")
+@city_organizer_required
+def contest_unfreeze(contest_id: int):
+    """解封 (city organizers): the public boards show the live standings at once; audited."""
+    contest = db.get_or_404(Contest, contest_id)
+    if not ActionForm().validate_on_submit():
+        flash("页面已过期，请重新提交。", "error")
+    else:
+        try:
+            revealed = freeze.unfreeze(db.session, contest, current_user, utcnow())
+        except freeze.NotFrozen as exc:
+            flash(str(exc), "error")
+        else:
+            flash("已解封：公开排行榜、大屏和接口现在显示实时排名。" if revealed
+                  else "已解封；排行榜缓存暂时无法清除（Redis 不可用），将在数秒内自动过期。", "info")
+    return redirect(url_for("admin.dashboard", contest=contest.id))
+
+
+# ---- summary report --------------------------------------------------------------
+
+@bp.get("/report")
+@organizer_required
+def report():
+    """The printable summary report: a district organizer's district, or the city (?district=)."""
+    contest = chosen_contest()
+    if contest is None:
+        return render_template("admin/report.html", contest=None, contests=[])
+    try:
+        district = district_scope(current_user) or exports.district_filter(contest, request.args.get("district"))
+    except exports.UnknownDistrict:
+        return render_template("admin/report.html", contest=contest, contests=all_contests(), report=None,
+                               district_error="没有这个区县，请从列表中选择。"), 400
+    summary = summary_report(db.session, contest, utcnow(), district)
+    days = [(d.day[5:], d.participants) for d in summary.days], [(d.day[5:], d.attempts) for d in summary.days]
+    every = max(1, len(summary.days) // 15)
+    return render_template(
+        "admin/report.html", contest=contest, contests=all_contests(), report=summary,
+        day_participants_chart=charts.columns(days[0], "每日参与人数", label_every=every, x_label="日期",
+                                              y_label="参与人数", printable=True),
+        day_attempts_chart=charts.columns(days[1], "每日答题人次", label_every=every, x_label="日期",
+                                          y_label="答题人次", printable=True),
+        score_chart=charts.columns(summary.score_buckets,
+                                   "得分分布（按答题人次）", x_label="得分占满分的百分比", y_label="答题人次",
+                                   printable=True))
 
 
 # ---- banks ---------------------------------------------------------------------
@@ -137,6 +192,12 @@ def _uploads() -> PendingUploads:
 @organizer_required
 def banks():
     return render_template("admin/banks.html", rows=bank_rows(db.session), form=BankUploadForm())
+
+
+@bp.get("/banks/template.xlsx")
+@organizer_required
+def bank_template():
+    return template_download()
 
 
 @bp.post("/banks")
@@ -454,6 +515,85 @@ def export_download():
     response.headers["Content-Disposition"] = f'attachment; filename="{exports.filename(contest, kind, fmt, district)}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# ---- prizes: claims, 公示, objections (quiz/awards.py, quiz/objections.py) --------------
+
+@bp.get("/awards")
+@organizer_required
+def awards():
+    """Winners with their claim state, the draws, 公示 and the objections; a district
+    organizer sees their district's winners and objections, with masked phones."""
+    contest = chosen_contest()
+    if contest is None:
+        return render_template("admin/awards.html", contest=None, contests=[])
+    scope = district_scope(current_user)
+    now = utcnow()
+    return render_template(
+        "admin/awards.html", contest=contest, contests=all_contests(), form=ActionForm(),
+        groups=by_tier(award_winners(db.session, contest, scope)), claim_names=CLAIM_NAMES,
+        tiers={t["name"]: tier_rule(t) for t in contest.awards or []}, draws=draws(db.session, contest),
+        objections=contest_objections(db.session, contest, scope), deadline=objection_deadline(contest),
+        window_closed=window_blocker(contest, now), label=lambda about: about_label(db.session, contest, about),
+        district_names=contest.district_names(), phase=phase(contest, now))
+
+
+@bp.post("/awards/<int:award_id>/claim")
+@organizer_required
+def award_claim(award_id: int):
+    """待联系 / 已联系 / 已核实 / 已寄送 and a note, for one winner (their district's organizer or the city); audited."""
+    award = db.get_or_404(AwardRow, award_id)
+    scope = district_scope(current_user)
+    if scope is not None and award.user.district != scope:
+        abort(403)  # another district's winner
+    if ActionForm().validate_on_submit():
+        try:
+            set_claim(db.session, award, request.form.get("status", ""), request.form.get("note", ""), utcnow(),
+                      current_user)
+        except AwardsRefused as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"已保存 {award.user.name} 的领奖状态：{CLAIM_NAMES[award.claim_status]}。", "info")
+    else:
+        flash("页面已过期，请重新提交。", "error")
+    return redirect(url_for("admin.awards", contest=award.contest_id, _anchor=f"award-{award.id}"))
+
+
+@bp.post("/awards/publish")
+@city_organizer_required
+def awards_publish():
+    """公示 (city organizers): the winners list goes public on /awards and objections open; audited."""
+    contest = chosen_contest()
+    if contest is None or not ActionForm().validate_on_submit():
+        flash("请求无效，请在页面上重新操作。", "error")
+    else:
+        try:
+            publish_awards(db.session, contest, utcnow(), current_user)
+        except AwardsRefused as exc:
+            flash(exc.message, "error")
+        else:
+            flash("获奖名单已公示。", "info")
+    return redirect(url_for("admin.awards", contest=contest.id if contest else None))
+
+
+@bp.post("/objections/<int:objection_id>/answer")
+@organizer_required
+def objection_answer(objection_id: int):
+    """Answer an objection (shown to the citizen); a district organizer answers their district's; audited."""
+    objection = db.get_or_404(ObjectionRow, objection_id)
+    scope = district_scope(current_user)
+    if scope is not None and objection.user.district != scope:
+        abort(403)
+    if ActionForm().validate_on_submit():
+        try:
+            answer_objection(db.session, objection, request.form.get("answer", ""), utcnow(), current_user)
+        except InvalidObjection as exc:
+            flash(f"答复：{exc.message}", "error")
+        else:
+            flash("答复已保存，市民可在获奖公示页看到。", "info")
+    else:
+        flash("页面已过期，请重新提交。", "error")
+    return redirect(url_for("admin.awards", contest=objection.contest_id, _anchor=f"objection-{objection.id}"))
 
 
 # ---- audit log -----------------------------------------------------------------

@@ -19,6 +19,8 @@ def _errors(*codes):
 def spec() -> dict:
     nullable_int = {"type": ["integer", "null"]}
     rank = {"type": ["object", "null"], "properties": {"city": nullable_int, "district": nullable_int}}
+    frozen = {"frozen": {"type": "boolean", "description": "封榜: the standings (ranks) shown are those as of frozen_at"},
+              "frozen_at": {"type": ["string", "null"], "format": "date-time", "description": "the freeze_at while frozen"}}
     option = {"type": "object", "required": ["key", "text"],
               "properties": {"key": {"type": "string"}, "text": {"type": "string"}}}
     question = {"type": "object", "required": ["id", "type", "stem", "options"], "properties": {
@@ -29,7 +31,7 @@ def spec() -> dict:
               "properties": {
                   "score": {"type": "integer"}, "max_score": {"type": "integer"},
                   "correct_count": {"type": "integer"}, "question_count": {"type": "integer"},
-                  "time_used_ms": {"type": "integer"}, "rank": rank,
+                  "time_used_ms": {"type": "integer"}, "rank": rank, **frozen,
                   "review": {"type": "array", "items": {"type": "object", "properties": {
                       "id": {"type": "string"}, "choices": {"type": "array", "items": {"type": "string"}},
                       "correct_choices": {"type": "array", "items": {"type": "string"}},
@@ -42,6 +44,11 @@ def spec() -> dict:
         "seconds_left": {"type": ["integer", "null"]},
         "questions": {"type": "array", "items": question}, "result": result}}
     bearer = [{"bearer": []}]
+    objection = {"type": "object", "required": ["id", "about", "text"], "properties": {
+        "id": {"type": "integer"}, "about": {"type": "string", "description": "\"self\" or \"award:<id>\""},
+        "about_label": {"type": "string"}, "text": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"}, "answer": {"type": ["string", "null"]},
+        "answered_at": {"type": ["string", "null"], "format": "date-time"}}}
     json_body = lambda schema: {"required": True, "content": {"application/json": {"schema": schema}}}  # noqa: E731
     attempt_id = {"name": "attempt_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     return {
@@ -55,7 +62,8 @@ def spec() -> dict:
                     "code": {"type": "string", "enum": ["invalid", "unauthorized", "forbidden", "not_found", "phone_taken",
                                                         "contest_closed", "daily_limit", "attempts_exhausted",
                                                         "deadline_passed", "rate_limited", "unavailable", "internal",
-                                                        "method_not_allowed", "too_large", "unsupported_media_type"]},
+                                                        "method_not_allowed", "too_large", "unsupported_media_type",
+                                                        "objection_window_closed", "objection_limit"]},
                     "message": {"type": "string"}, "field": {"type": "string"}}}}}},
         },
         "paths": {
@@ -111,6 +119,8 @@ def spec() -> dict:
                     "starts_at": {"type": "string"}, "ends_at": {"type": "string"}, "time_limit_s": {"type": "integer"},
                     "questions_per_attempt": {"type": "integer"}, "attempts_per_day": {"type": "integer"},
                     "max_attempts": {"type": "integer"},
+                    "freeze_at": {"type": ["string", "null"], "format": "date-time", "description": "when the public boards freeze (封榜)"},
+                    **frozen,
                     "districts": {"type": "array", "items": {"type": "object", "properties": {
                         "code": {"type": "string"}, "name": {"type": "string"}}}}}}), **_errors(404)}}},
             "/api/v1/attempts": {"post": {
@@ -143,7 +153,7 @@ def spec() -> dict:
                 "responses": {"200": _resp("board", {"type": "object", "required": ["total", "entries"], "properties": {
                     "total": {"type": "integer"}, "entries": {"type": "array", "items": {"type": "object", "properties": {
                         "rank": {"type": "integer"}, "name": {"type": "string"}, "district": {"type": "string"},
-                        "score": {"type": "integer"}, "time_used_ms": {"type": "integer"}}}}}}),
+                        "score": {"type": "integer"}, "time_used_ms": {"type": "integer"}}}}, **frozen}}),
                               **_errors(404, 422, 503)}}},
             "/api/v1/units": {"get": {
                 "summary": "The unit board: the contest's listed units (of one district), ordered by participants, then code",
@@ -153,7 +163,7 @@ def spec() -> dict:
                         "code": {"type": "string"}, "name": {"type": "string"}, "district": {"type": "string"},
                         "participants": {"type": "integer"}, "attempts": {"type": "integer"},
                         "average_score": {"type": "number"},
-                        "full_score_rate": {"type": "number", "minimum": 0, "maximum": 1}}}}}}),
+                        "full_score_rate": {"type": "number", "minimum": 0, "maximum": 1}}}}, **frozen}}),
                               **_errors(404, 422)}}},
             "/api/v1/districts": {"get": {
                 "summary": "District participation, ordered by the contest's district_rank_by (rank_by), then code",
@@ -164,14 +174,42 @@ def spec() -> dict:
                         "code": {"type": "string"}, "name": {"type": "string"}, "participants": {"type": "integer"},
                         "attempts": {"type": "integer"}, "average_score": {"type": "number"},
                         "participation_per_10k": {"type": "number"},
-                        "full_score_rate": {"type": "number", "description": "only when rank_by is full_score_rate"}}}}}}),
+                        "full_score_rate": {"type": "number", "description": "only when rank_by is full_score_rate"}}}}, **frozen}}),
                               **_errors(404, 503)}}},
             "/api/v1/me": {"get": {
                 "summary": "The citizen's best result, ranks and attempts left today", "security": bearer,
                 "responses": {"200": _resp("me", {"type": "object", "properties": {
                     "best": {"type": ["object", "null"], "properties": {"score": {"type": "integer"}, "time_used_ms": {"type": "integer"}}},
-                    "rank": rank, "attempts_today": {"type": "integer"}, "attempts_left_today": {"type": "integer"}}}),
+                    "rank": rank, **frozen, "attempts_today": {"type": "integer"}, "attempts_left_today": {"type": "integer"}}}),
                               **_errors(401, 404)}}},
+            "/api/v1/awards": {"get": {
+                "summary": "获奖公示: the current contest's published winners (masked), grouped by tier order",
+                "description": "Before publication \"published\" is false and \"awards\" empty; \"final\" is true "
+                               "once the objection deadline has passed. See docs/awards.md.",
+                "responses": {"200": _resp("awards", {"type": "object", "required": ["published", "awards"], "properties": {
+                    "contest": {"type": "string"}, "ends_at": {"type": "string", "format": "date-time"},
+                    "published": {"type": "boolean"}, "final": {"type": "boolean"},
+                    "published_at": {"type": ["string", "null"], "format": "date-time"},
+                    "objection_deadline": {"type": ["string", "null"], "format": "date-time"},
+                    "awards": {"type": "array", "items": {"type": "object", "required": ["id", "tier"], "properties": {
+                        "id": {"type": "integer", "description": "the award id an objection names as \"about\""},
+                        "tier": {"type": "string"}, "name_masked": {"type": "string"}, "phone_masked": {"type": "string"},
+                        "district": {"type": ["string", "null"]}, "unit": {"type": ["string", "null"]}}}}}}),
+                              **_errors(404)}}},
+            "/api/v1/objections": {"post": {
+                "summary": "File an objection during the 公示 window (citizens; at most 5 per contest)",
+                "description": "\"about\": \"self\" (one's own result) or the id of a published award (GET /api/v1/awards), "
+                               "also as \"award:<id>\"; anything else is 422 invalid with field \"about\". \"text\": 1-1000 "
+                               "characters (field \"text\"). Before publication or after the deadline 409 "
+                               "objection_window_closed; over the limit 429 objection_limit; organizers 403.",
+                "security": bearer,
+                "requestBody": json_body({"type": "object", "required": ["about", "text"], "properties": {
+                    "about": {"type": ["string", "integer"]}, "text": {"type": "string", "maxLength": 1000}}}),
+                "responses": {"201": _resp("filed", objection),
+                              **_errors(401, 403, 409, 422, 429)}},
+                "get": {"summary": "The caller's own objections and the organizers' answers", "security": bearer,
+                        "responses": {"200": _resp("objections", {"type": "object", "required": ["objections"], "properties": {
+                            "objections": {"type": "array", "items": objection}}}), **_errors(401)}}},
             "/api/v1/admin/banks": {"post": {
                 "summary": "Upload a question bank (city organizers)", "security": bearer,
                 "requestBody": {"required": True, "content": {
@@ -180,6 +218,8 @@ def spec() -> dict:
                 "responses": {"200": _resp("unchanged"), "201": _resp("imported"),
                               "422": _resp("problems", {"type": "object", "properties": {"errors": {"type": "array", "items": {
                                   "type": "object", "properties": {"line": {"type": "integer"},
+                                                                   "cell": {"type": "string", "description":
+                                                                            "a workbook's SHEET!CELL (line is its row)"},
                                                                    "question": {"type": ["string", "null"]},
                                                                    "message": {"type": "string"}}}}}}),
                               **_errors(401, 403, 413, 415)}}},

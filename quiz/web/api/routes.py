@@ -2,7 +2,7 @@ import contextlib
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from quiz import leaderboard, phone_codes, units
+from quiz import freeze, leaderboard, phone_codes, units
 from quiz.accounts import (
     AccountError,
     Caller,
@@ -17,6 +17,7 @@ from quiz.accounts import (
     send_code,
 )
 from quiz.auth import SecondFactorRefused, api_token_holder, api_user, bearer_token, public, token_second_factor
+from quiz.awards import winners as award_winners
 from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
 from quiz.clock import iso, utcnow
@@ -25,6 +26,7 @@ from quiz.contest.errors import ContestError, NoContest, NotSignedIn
 from quiz.contest.rules import current_contest
 from quiz.extensions import csrf, db
 from quiz.models import ROLE_CITY, Attempt
+from quiz.objections import about_label, file_objection, objection_deadline, own_objections, window_blocker
 from quiz.web import security
 from quiz.web.api.openapi import spec
 from quiz.web.audit import record as audit
@@ -110,8 +112,9 @@ def attempt_json(attempt: Attempt, now, with_questions: bool) -> dict:
     if with_questions and not attempt.finished:
         body["questions"] = [question_json(item) for item in attempt.items]
     if attempt.finished:
-        rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, attempt.user)
-        body["result"] = attempt_rules.result_payload(attempt, rank)
+        as_of = freeze.frozen_at(attempt.contest, now)
+        rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, attempt.user, as_of)
+        body["result"] = attempt_rules.result_payload(attempt, rank) | leaderboard.frozen_fields(as_of)
     return body
 
 
@@ -160,7 +163,7 @@ def register():
         db.session, data.get("phone"), data.get("name"), data.get("district"), data.get("password"),
         data.get("group"), data.get("unit"), {d["code"] for d in contest.districts}, utcnow(),
         verify_phone=current_app.config["PHONE_VERIFICATION"], code=data.get("code"),
-        township=data.get("township"), contest=contest,
+        township=data.get("township"), contest=contest, address=security.client_address(),
     )
     return jsonify({"user": {"id": user.id, "name_masked": mask_name(user.name), "district": user.district,
                              "unit": user.unit_code or user.unit, "township": user.township}}), 201
@@ -236,6 +239,7 @@ def contest():
         "time_limit_s": c.time_limit_s, "questions_per_attempt": c.questions_per_attempt,
         "attempts_per_day": c.attempts_per_day, "max_attempts": c.max_attempts,
         "districts": [{"code": d["code"], "name": d["name"]} for d in c.districts],
+        "freeze_at": iso(c.freeze_at), **leaderboard.frozen_fields(freeze.frozen_at(c, utcnow())),
     })
 
 
@@ -244,7 +248,8 @@ def contest():
 def start():
     user = require_user()
     now = utcnow()
-    attempt, created = attempt_rules.start_attempt(db.session, user, the_contest(), now)
+    attempt, created = attempt_rules.start_attempt(db.session, user, the_contest(), now,
+                                                   address=security.client_address())
     return jsonify({"attempt": attempt_json(attempt, now, with_questions=True)}), 201 if created else 200
 
 
@@ -268,9 +273,13 @@ def submit(attempt_id):
     caller = bearer_caller()
     with unauthorized_first():
         graded = attempt_rules.submit_attempt(db.session, caller, attempt_id, utcnow(), contest=contest)
-    rank = None if graded.practice else graded.rank or leaderboard.rank_or_none(
-        attempt_rules.contest_of(db.session, graded, contest), graded.holder)
-    return jsonify({"result": attempt_rules.result_payload(graded, rank)})
+    graded_contest = attempt_rules.contest_of(db.session, graded, contest)
+    as_of = freeze.frozen_at(graded_contest, utcnow())
+    if as_of is not None:  # while frozen the citizen's rank is the one at the freeze
+        rank = None if graded.practice else leaderboard.rank_or_none(graded_contest, graded.holder, as_of)
+    else:
+        rank = None if graded.practice else graded.rank or leaderboard.rank_or_none(graded_contest, graded.holder)
+    return jsonify({"result": attempt_rules.result_payload(graded, rank) | leaderboard.frozen_fields(as_of)})
 
 
 @bp.get("/v1/attempts/<attempt_id>")
@@ -331,7 +340,7 @@ def board():
         raise _Invalid("district")
     leaderboard.catch_up(db.session, c)
     try:
-        body = leaderboard.top_json(c, district, limit, offset)
+        body = leaderboard.top_json(c, district, limit, offset, freeze.frozen_at(c, utcnow()))
     except leaderboard.Unavailable:
         return board_unavailable()
     return Response(body, mimetype="application/json")
@@ -344,7 +353,8 @@ def unit_board():
     district = request.args.get("district") or None
     if district is not None and district not in c.district_names():
         raise _Invalid("district")
-    return Response(units.unit_board_json(db.session, c, district), mimetype="application/json")
+    return Response(units.unit_board_json(db.session, c, district, freeze.frozen_at(c, utcnow())),
+                    mimetype="application/json")
 
 
 @bp.get("/v1/districts")
@@ -352,8 +362,10 @@ def unit_board():
 def districts():
     c = board_contest()
     leaderboard.catch_up(db.session, c)
+    as_of = freeze.frozen_at(c, utcnow())
     try:
-        return jsonify({"districts": units.district_standings(db.session, c), "rank_by": leaderboard.rank_by(c)})
+        return jsonify({"districts": units.district_standings(db.session, c, as_of), "rank_by": leaderboard.rank_by(c),
+                        **leaderboard.frozen_fields(as_of)})
     except leaderboard.Unavailable:
         return board_unavailable()
 
@@ -375,11 +387,58 @@ def me():
         raise ApiUnauthorized()
     user, counts = found
     leaderboard.catch_up(db.session, c)
+    as_of = freeze.frozen_at(c, now)
     try:
-        standing = leaderboard.standing(c, user)
+        standing = leaderboard.standing(c, user, as_of)
     except leaderboard.Unavailable:  # the best still comes from SQL; the ranks need Redis
-        standing = {"best": attempt_rules.best_from_sql(db.session, user, c), "rank": {"city": None, "district": None}}
-    return jsonify({**standing, "attempts_today": counts.today, "attempts_left_today": counts.left_today})
+        standing = {"best": None, "rank": {"city": None, "district": None}, "unavailable": True}
+    if standing.pop("unavailable", False) or as_of is not None:  # frozen: own new results count here
+        standing["best"] = attempt_rules.best_from_sql(db.session, user, c)
+    return jsonify({**standing, **leaderboard.frozen_fields(as_of),
+                    "attempts_today": counts.today, "attempts_left_today": counts.left_today})
+
+
+# ---- 公示 and objections (docs/awards.md) -------------------------------------------
+
+@bp.get("/v1/awards")
+@public
+def awards():
+    """The published winners list (masked), or only when it is published."""
+    c = the_contest()
+    published = c.awards_published_at is not None
+    names = c.district_names()
+    return jsonify({
+        "contest": c.slug, "ends_at": iso(c.ends_at), "published": published,
+        "published_at": iso(c.awards_published_at), "objection_deadline": iso(objection_deadline(c)),
+        "final": published and window_blocker(c, utcnow()) is not None,
+        "awards": [{"id": w.award.id, "tier": w.award.tier, "name_masked": w.name_masked, "phone_masked": w.phone_masked,
+                    "district": names.get(w.user.district, w.user.district), "unit": w.user.unit}
+                   for w in (award_winners(db.session, c) if published else [])],
+    })
+
+
+def objection_json(contest, objection) -> dict:
+    return {"id": objection.id, "about": objection.about, "about_label": about_label(db.session, contest, objection.about),
+            "text": objection.text, "created_at": iso(objection.created_at), "answer": objection.answer,
+            "answered_at": iso(objection.answered_at)}
+
+
+@bp.post("/v1/objections")
+@public  # the bearer token is required below
+def objection_file():
+    user = require_user()
+    data = json_body()
+    c = current_contest(db.session, utcnow())
+    objection = file_objection(db.session, c, user, data.get("about"), data.get("text"), utcnow())
+    return jsonify(objection_json(c, objection)), 201
+
+
+@bp.get("/v1/objections")
+@public  # the bearer token is required below
+def objection_list():
+    user = require_user()
+    c = current_contest(db.session, utcnow())
+    return jsonify({"objections": [objection_json(c, o) for o in own_objections(db.session, c, user)]})
 
 
 # ---- organizers ----------------------------------------------------------------

@@ -31,8 +31,14 @@ keep them when restyling):
     /me             #best-result, ul#my-attempts with li.attempt-item, links .attempt-link,
                     form #details-form (fields name unit, button #details-submit) or p#details-locked,
                     link #close-account to /me/close: form #close-form, checkbox confirm, button #close-submit
+                    link #download-certificate (GET /me/certificate.pdf) when the citizen has a certificate
+    /certificates/<code>  p#certificate-valid or #certificate-invalid, #certificate-name #certificate-contest
+                    #certificate-prize; /me/certificate.pdf without one: p#certificate-refusal (403/404)
     /practice       button #start-practice (POST /practice/start), then the same #quiz-form without #countdown;
                     p#practice-blocked with the reason instead of the button when practice is refused
+    /awards         #awards-pending before 公示; after: #awards-published, #published-at, #objection-deadline or
+                    #awards-final, li.winner#award-<id>; form #objection-form (POST /awards/objections, fields
+                    about text, errors #about-error #text-error, button #objection-submit); #my-objections
 """
 from flask import (
     Blueprint,
@@ -51,7 +57,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from quiz import leaderboard, personal_data, phone_codes
+from quiz import freeze, leaderboard, personal_data, phone_codes
 from quiz.accounts import (
     AccountError,
     CodeLoginRefused,
@@ -64,12 +70,24 @@ from quiz.accounts import (
     send_code,
 )
 from quiz.auth import citizen_login_required, public, remember_for
+from quiz.awards import by_tier, draws, tier_rule, winners
+from quiz.certificates import (
+    NoCertificate,
+    certificate_for,
+    certificate_offer,
+    certificate_pdf,
+    download_filename,
+    issue_certificate,
+    verification_url,
+    verify_certificate,
+)
 from quiz.clock import iso, local, utcnow
 from quiz.contest import attempts as attempt_rules
 from quiz.contest.errors import AttemptNotFound, ContestError, DeadlinePassed, NoContest
 from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
-from quiz.models import Attempt
+from quiz.models import Attempt, Contest
+from quiz.objections import InvalidObjection, about_label, file_objection, objection_deadline, own_objections, window_blocker
 from quiz.web import security
 from quiz.web.citizen.forms import ActionForm, CodeLoginForm, LoginForm, RegisterForm, ResetForm, VerifiedRegisterForm
 from quiz.web.security import safe_next
@@ -192,7 +210,7 @@ def register():
                 db.session, form.phone.data, form.name.data, form.district.data, form.password.data or None,
                 form.group.data or None, form.unit.data or None, {d["code"] for d in contest.districts}, utcnow(),
                 township=form.township.data or None, contest=contest,
-                verify_phone=verify, code=form.code.data if verify else None,
+                verify_phone=verify, code=form.code.data if verify else None, address=security.client_address(),
             )
         except AccountError as exc:
             getattr(form, exc.field).errors.append(exc.message)
@@ -349,7 +367,7 @@ def logout():
 @bp.post("/quiz/start")
 @citizen_login_required
 def start_quiz():
-    attempt_rules.start_attempt(db.session, current_user, the_contest(), utcnow())
+    attempt_rules.start_attempt(db.session, current_user, the_contest(), utcnow(), address=security.client_address())
     return redirect(url_for("citizen.quiz"))
 
 
@@ -447,8 +465,9 @@ def result(attempt_id):
     attempt = own_attempt(attempt_id)
     if not attempt.finished:
         return redirect(url_for("citizen.practice" if attempt.practice else "citizen.quiz"))
-    rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, current_user)
-    return render_template("citizen/result.html", attempt=attempt, contest=attempt.contest, rank=rank,
+    frozen_at = freeze.frozen_at(attempt.contest, utcnow())  # the rank shown is the one at the freeze
+    rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, current_user, frozen_at)
+    return render_template("citizen/result.html", attempt=attempt, contest=attempt.contest, rank=rank, frozen_at=frozen_at,
                            review=attempt_rules.review(attempt_rules.with_questions(db.session, attempt)),
                            type_names=TYPE_NAMES)
 
@@ -461,13 +480,16 @@ def me():
     attempts = db.session.scalars(
         select(Attempt).where(Attempt.user_id == current_user.id).order_by(Attempt.id.desc()).limit(100)
     ).all()
-    best = rank = None
+    best = rank = frozen_at = None
     left_today = None
     if contest is not None:
         best = attempt_rules.best_from_sql(db.session, current_user, contest)
-        rank = leaderboard.rank_or_none(contest, current_user) if best else None
+        frozen_at = freeze.frozen_at(contest, now)  # the rank shown is the one at the freeze
+        rank = leaderboard.rank_or_none(contest, current_user, frozen_at) if best else None
         left_today = attempt_rules.attempt_allowance(db.session, current_user, contest, now).left_today
-    return render_template("citizen/me.html", contest=contest, attempts=attempts, best=best, rank=rank,
+    certificate = certificate_offer(db.session, contest, current_user, now) if contest is not None else None
+    return render_template("citizen/me.html", contest=contest, attempts=attempts, best=best, rank=rank, frozen_at=frozen_at,
+                           certificate=certificate,
                            left_today=left_today, district_names=contest.district_names() if contest else {},
                            can_correct=personal_data.can_correct(db.session, current_user), form=ActionForm())
 
@@ -508,6 +530,42 @@ def close_account():
     return render_template("citizen/close.html", form=form, refused=refused), 422 if refused else 200
 
 
+# ---- certificates (quiz/certificates.py) ---------------------------------------------------
+
+@bp.get("/me/certificate.pdf")
+@citizen_login_required
+def my_certificate():
+    """下载证书: a published winner's award certificate, else the participation certificate,
+    else a page saying why there is none (403/404). ?contest=SLUG for an earlier contest."""
+    now = utcnow()
+    slug = request.args.get("contest")
+    contest = db.session.scalar(select(Contest).where(Contest.slug == slug)) if slug else the_contest()
+    if contest is None:
+        abort(404)
+    try:
+        entitlement = certificate_for(db.session, contest, current_user, now)
+    except NoCertificate as refusal:
+        return render_template("citizen/certificate.html", contest=contest, refusal=refusal.message), refusal.status
+    certificate = issue_certificate(db.session, contest, current_user, entitlement, now)
+    base_url = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    response = make_response(certificate_pdf(certificate, contest, current_user,
+                                             verification_url(base_url, certificate.code)))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_filename(contest)}"'
+    return response
+
+
+@bp.get("/certificates/<code>")
+@public
+@security.CERTIFICATE_LOOKUPS_PER_IP
+def certificate(code):
+    """The public check of a certificate's code (printed and QR-coded on it); unknown: 404."""
+    found = verify_certificate(db.session, code, utcnow())
+    if found is None:
+        abort(404)
+    return render_template("citizen/certificate.html", verification=found)
+
+
 # ---- practice ---------------------------------------------------------------------------
 
 @bp.get("/practice")
@@ -533,3 +591,47 @@ def start_practice():
     except ContestError as exc:
         flash(exc.message, "error")
     return redirect(url_for("citizen.practice"))
+
+
+# ---- 公示: the winners list and objections ------------------------------------------------
+
+@bp.get("/awards")
+@public
+def awards_page():
+    return render_awards()
+
+
+def render_awards(errors=None, typed=None, status=200):
+    """获奖公示: before publication when it comes; after, the winners by tier, the objection
+    deadline, and for a logged-in citizen the objection form and their own objections."""
+    now = utcnow()
+    contest = current_contest(db.session, now)
+    published = contest is not None and contest.awards_published_at is not None
+    found = winners(db.session, contest) if published else []
+    mine = own_objections(db.session, contest, current_user) if current_user.is_authenticated else []
+    return render_template(
+        "citizen/awards.html", contest=contest, phase=phase(contest, now) if contest else None, published=published,
+        groups=by_tier(found), tiers={t["name"]: tier_rule(t) for t in (contest.awards or [])} if contest else {},
+        draws=draws(db.session, contest) if published else [], deadline=objection_deadline(contest) if contest else None,
+        blocker=window_blocker(contest, now), mine=mine, label=lambda about: about_label(db.session, contest, about),
+        district_names=contest.district_names() if contest else {}, errors=errors or {}, typed=typed or {},
+        form=ActionForm()), status
+
+
+@bp.post("/awards/objections")
+@citizen_login_required
+def awards_objection():
+    """The page form of POST /api/v1/objections (the same rule, quiz.objections.file_objection)."""
+    if not ActionForm().validate_on_submit():
+        flash("页面已过期，请重新提交。", "error")
+        return redirect(url_for("citizen.awards_page"))
+    try:
+        file_objection(db.session, current_contest(db.session, utcnow()), current_user._get_current_object(),
+                       request.form.get("about", ""), request.form.get("text", ""), utcnow())
+    except InvalidObjection as exc:
+        return render_awards(errors={exc.field: exc.message}, typed=request.form, status=422)
+    except ContestError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("citizen.awards_page"))
+    flash("异议已提交，组织者答复后会显示在“我的异议”中。", "info")
+    return redirect(url_for("citizen.awards_page", _anchor="my-objections"))

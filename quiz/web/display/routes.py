@@ -5,6 +5,10 @@ The page is complete without JavaScript; display.js then keeps it live from
 /display/events (Server-Sent Events fed by Redis pub/sub, so any app host sees
 results submitted on any other) or, failing that, by polling /display/data.
 
+While the contest is frozen (quiz/freeze.py) every display shows the frozen boards with
+a 已封榜 notice, and a stream forwards no result message (only heartbeats) until an
+"unfreeze" message: docs/leaderboard.md, "The freeze".
+
 A stream holds one of a worker's connections (GUNICORN_WORKER_CONNECTIONS) for minutes,
 so a worker serves at most DISPLAY_STREAMS_PER_WORKER of them at once and answers
 503 with Retry-After beyond that; the page then polls /display/data instead.
@@ -16,9 +20,9 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, stream_with_context, url_for
 
-from quiz import leaderboard, units
+from quiz import freeze, leaderboard, units
 from quiz.auth import public
-from quiz.clock import SHANGHAI
+from quiz.clock import SHANGHAI, utcnow
 from quiz.extensions import db
 from quiz.redis_connection import Unavailable, fail_open
 from quiz.web.contest_cache import current_contest_cached
@@ -83,20 +87,31 @@ def shanghai_time(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def snapshot(contest, district: str | None) -> dict:
-    """What a display shows, as the page renders it and the JSON/SSE endpoints send it."""
+def public_view(contest) -> datetime | None:
+    """The as_of of the public boards now: freeze_at while frozen, else None (live)."""
+    return freeze.frozen_at(contest, utcnow()) if contest is not None else None
+
+
+def frozen_display(as_of: datetime | None) -> dict:
+    return leaderboard.frozen_fields(as_of) | {"frozen_notice": freeze.public_notice(as_of) if as_of else None}
+
+
+def snapshot(contest, district: str | None, as_of: datetime | None = None) -> dict:
+    """What a display shows, as the page renders it and the JSON/SSE endpoints send it; as_of
+    (public_view) is the freeze instant while frozen."""
     if contest is None:
         return {"available": False, "notice": NOTICE_NO_CONTEST, "title": "公民科学素质网络大赛",
                 "district": None, "top": [], "districts": [], "participants": None, "attempts": None,
-                "updated_at": None, "rank_by": None, "rank_by_label": None}
+                "updated_at": None, "rank_by": None, "rank_by_label": None} | frozen_display(None)
     names = contest.district_names()
     body = {"available": True, "notice": None, "title": contest.title,
             "district": {"code": district, "name": names[district]} if district else None,
             "rank_by": leaderboard.rank_by(contest), "rank_by_label": leaderboard.RANK_BY_LABELS[leaderboard.rank_by(contest)]}
+    body |= frozen_display(as_of)
     try:
-        board = leaderboard.top(contest, district, TOP_N)
-        rows = units.district_standings(db.session, contest)
-        counts = leaderboard.totals(contest, district)
+        board = leaderboard.top(contest, district, TOP_N, as_of=as_of)
+        rows = units.district_standings(db.session, contest, as_of)
+        counts = leaderboard.totals(contest, district, as_of)
     except leaderboard.Unavailable:
         return body | {"available": False, "notice": NOTICE_UNAVAILABLE, "top": [], "districts": [],
                        "participants": None, "attempts": None, "updated_at": None}
@@ -124,7 +139,7 @@ def _page(code: str | None):
     contest, district = _contest_and_district(code)
     query = {"district": district} if district else {}
     response = current_app.make_response(render_template(
-        "display/board.html", snap=snapshot(contest, district),
+        "display/board.html", snap=snapshot(contest, district, public_view(contest)),
         data_url=url_for("display.data", **query), events_url=url_for("display.events", **query),
     ))
     response.headers["Cache-Control"] = "no-store"
@@ -143,10 +158,11 @@ def unit_board():
     """The unit board (the listed units, of one district with ?district=), refreshed every 30 s
     by the page itself: no script needed."""
     contest, district = _contest_and_district(_district_arg())
-    rows = json.loads(units.unit_board_json(db.session, contest, district))["units"] if contest else []
+    as_of = public_view(contest)
+    rows = json.loads(units.unit_board_json(db.session, contest, district, as_of))["units"] if contest else []
     names = contest.district_names() if contest else {}
     response = current_app.make_response(render_template(
-        "display/units.html", contest=contest, rows=rows, district_names=names,
+        "display/units.html", contest=contest, rows=rows, district_names=names, frozen=frozen_display(as_of),
         district={"code": district, "name": names[district]} if district else None))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -167,7 +183,7 @@ def _district_arg() -> str | None:
 def data():
     """The polling fallback: the same snapshot as the page, as JSON."""
     contest, district = _contest_and_district(_district_arg())
-    response = jsonify(snapshot(contest, district))
+    response = jsonify(snapshot(contest, district, public_view(contest)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -211,36 +227,50 @@ def _stream_response(release):
     except leaderboard.Unavailable:
         pubsub = None
 
+    revealed = []  # an "unfreeze" message arrived: this stream's contest copy predates it
+
+    def view():
+        return None if revealed else public_view(contest)
+
     def stream():
         # Without pub/sub (Redis away, no contest): one snapshot with the notice; reconnect later.
         if pubsub is None:
             try:
-                yield f"retry: {NO_EVENTS_RETRY_MS}\n\n" + _event(snapshot(contest, district))
+                yield f"retry: {NO_EVENTS_RETRY_MS}\n\n" + _event(snapshot(contest, district, view()))
             finally:
                 release()
             return
         try:
-            yield f"retry: {RETRY_MS}\n\n" + _event(snapshot(contest, district))
+            sent_view = view()
+            yield f"retry: {RETRY_MS}\n\n" + _event(snapshot(contest, district, sent_view))
             started = last_sent = last_beat = time.monotonic()
             dirty = False
             while True:
                 now = time.monotonic()
                 if now - started >= lifetime:
                     return
+                if view() != sent_view:
+                    dirty = True  # the freeze began (or ended): show the notice at once
                 if dirty and now - last_sent >= MIN_GAP_S:
-                    yield _event(snapshot(contest, district))
+                    sent_view = view()
+                    yield _event(snapshot(contest, district, sent_view))
                     last_sent = last_beat = time.monotonic()
                     dirty = False
                     continue
                 wake = min(started + lifetime, last_beat + heartbeat, last_sent + MIN_GAP_S if dirty else float("inf"))
+                if contest.freeze_at is not None and sent_view is None and not revealed:
+                    wake = min(wake, time.monotonic() + max(0.0, (contest.freeze_at - utcnow()).total_seconds()))
                 try:
                     with fail_open("display events"):
                         message = pubsub.get_message(timeout=max(0.0, wake - now))
                 except Unavailable:
-                    yield _event(snapshot(contest, district))  # shows the notice
+                    yield _event(snapshot(contest, district, view()))  # shows the notice
                     return
                 if message is not None:
-                    dirty = True
+                    if message.get("data") == b"unfreeze":
+                        revealed.append(True)
+                    # While frozen a result changes nothing shown: not even a message's timing leaks.
+                    dirty = dirty or message.get("data") != b"result" or view() is None
                 elif time.monotonic() - last_beat >= heartbeat:
                     yield ": heartbeat\n\n"
                     last_beat = time.monotonic()
