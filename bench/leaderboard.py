@@ -4,7 +4,7 @@
         [--configs gevent:2:1,gthread:3:8,sync:3:1]
 
 For each board size the board is filled straight into Redis with the leaderboard's
-own key names and encoding (pipelines of 20,000; one real citizen with a real
+own key names and encoding (zset score and member, the members hash; pipelines of 20,000; one real citizen with a real
 attempt and a bearer token sits among synthetic members, which have no SQL rows).
 Then, for each gunicorn configuration (worker class:workers:threads, started from
 gunicorn.conf.py on a free port), wrk (installed with apt-get when missing) runs
@@ -14,7 +14,9 @@ gunicorn.conf.py on a free port), wrk (installed with apt-get when missing) runs
     GET /api/v1/leaderboard?limit=100     the top 100: the shared, serialized board (top_json)
     GET /api/v1/me                        the citizen's best and ranks (bearer token, SQL + Redis)
 
-and the table prints req/s and p50/p99 latency. Targets (2 cores, 16 connections):
+and the table prints req/s and p50/p99 latency; before that, the board operations alone
+(top(100) and a citizen's standing, 2,000 calls each in this process against Redis) print
+their p50/p99, which no gunicorn or machine load blurs. Targets (2 cores, 16 connections):
 p99 < 25 ms, the 1,000,000 figures within 1.5x of the 10,000 ones, top-100 >= 0.5x healthz.
 
 The database is an embedded PostgreSQL in a temporary folder and Redis a private redis-server
@@ -128,20 +130,24 @@ def fill(app, slug: str, have: int, want: int) -> None:
         window_s = int((contest.ends_at - contest.starts_at).total_seconds())
         for start in range(have, want, 20_000):
             pipe = client.pipeline(transaction=False)
-            city, names, by_district, agg = {}, {}, {}, {}
+            city, members, names, by_district, agg = {}, {}, {}, {}, {}
             for i in range(start, min(want, start + 20_000)):
-                member, district = str(SYNTHETIC_IDS + i), codes[i % len(codes)]
+                user_id, district = SYNTHETIC_IDS + i, codes[i % len(codes)]
                 score = rng.randrange(0, 101, 5)
-                encoded = leaderboard.encode(score, rng.randrange(20_000, 600_000), rng.randrange(0, window_s))
+                first_s = rng.randrange(0, window_s)
+                encoded, member = leaderboard.encode(score, rng.randrange(20_000, 600_000),
+                                                     rng.randrange(first_s, window_s), first_s, user_id)
                 city[member] = encoded
+                members[str(user_id)] = member
                 by_district.setdefault(district, {})[member] = encoded
-                names[member] = f"{mask_name('市民' + str(i))}\t{district}"
+                names[str(user_id)] = f"{mask_name('市民' + str(i))}\t{district}"
                 for field, value in (("participants", 1), ("attempts", 1), ("best_sum", score)):
                     agg[f"{district}:{field}"] = agg.get(f"{district}:{field}", 0) + value
                     agg[f"all:{field}"] = agg.get(f"all:{field}", 0) + value
             pipe.zadd(key(slug, "city"), city)
-            for district, members in by_district.items():
-                pipe.zadd(key(slug, "d", district), members)
+            for district, entries in by_district.items():
+                pipe.zadd(key(slug, "d", district), entries)
+            pipe.hset(key(slug, "members"), mapping=members)
             pipe.hset(key(slug, "names"), mapping=names)
             for field, value in agg.items():
                 pipe.hincrby(key(slug, "agg"), field, value)
@@ -149,6 +155,38 @@ def fill(app, slug: str, have: int, want: int) -> None:
         leaderboard.drop_cache(contest, client)
         print(f"board: {client.zcard(key(slug, 'city')):,} entries, redis memory "
               f"{client.info('memory')['used_memory_human']}", flush=True)
+
+
+def board_ops(app, slug: str, size: int, rounds: int = 2000) -> list[dict]:
+    """p50/p99 of the board operations themselves, in this process against Redis (no HTTP, no
+    SQL): top(100) (ZREVRANGE + the names) and standing (the members hash, ZSCORE, two
+    ZREVRANKs in one Lua call) of random synthetic citizens."""
+    from quiz import leaderboard
+    from quiz.extensions import db
+    from quiz.models import Contest, User
+
+    rng = random.Random(size)
+    with app.app_context():
+        contest = db.session.scalar(db.select(Contest).where(Contest.slug == slug))
+        codes = [d["code"] for d in contest.districts]
+        def rank_of_someone():
+            i = rng.randrange(size - 1)  # as fill() made them
+            found = leaderboard.standing(contest, User(id=SYNTHETIC_IDS + i, district=codes[i % len(codes)]))
+            assert found["rank"]["district"] is not None, found
+
+        figures = []
+        for name, operation in (("top100 op", lambda: leaderboard.top(contest, limit=100)),
+                                ("rank op", rank_of_someone)):
+            samples = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                operation()
+                samples.append((time.perf_counter() - started) * 1000)
+            samples.sort()
+            figures.append({"size": size, "op": name, "p50": samples[len(samples) // 2],
+                            "p99": samples[int(len(samples) * 0.99)]})
+            print(f"  {size:>9,} {name:<10} p50 {figures[-1]['p50']:6.3f} ms p99 {figures[-1]['p99']:6.3f} ms", flush=True)
+        return figures
 
 
 def start_gunicorn(env: dict, worker_class: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
@@ -236,11 +274,12 @@ def main() -> None:
         endpoints = [("healthz", "/healthz", {}),
                      ("top100", "/api/v1/leaderboard?limit=100", {}),
                      ("me", "/api/v1/me", {"Authorization": f"Bearer {token}"})]
-        results = []
+        results, ops = [], []
         have = 0
         for size in sizes:
             fill(app, slug, have, size - 1)  # plus the real citizen
             have = size - 1
+            ops += board_ops(app, slug, size)
             for worker_class, workers, threads in configs:
                 process, base = start_gunicorn(env, worker_class, workers, threads)
                 try:
@@ -256,6 +295,9 @@ def main() -> None:
                 finally:
                     stop_gunicorn(process)
         report(results, sizes, args.connections)
+        for op in ops:
+            print(f"{op['size']:>9,} | {op['op']:<10} | p50 {op['p50']:.3f} ms | p99 {op['p99']:.3f} ms "
+                  "(in process, Redis only)")
     finally:
         if redis_process is not None:
             redis_process.terminate()

@@ -5,15 +5,16 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 
 | key                                   | type   | content                                          | TTL   |
 |---------------------------------------|--------|--------------------------------------------------|-------|
-| quiz:{slug}:city                      | zset   | user id -> encoded best result                   | none  |
+| quiz:{slug}:city                      | zset   | member (finish, first attempt, user id) -> score and time | none |
 | quiz:{slug}:d:<district>              | zset   | the same, one per district ("-" = no district)   | none  |
+| quiz:{slug}:members                   | hash   | user id -> the citizen's current member of the boards | none |
 | quiz:{slug}:names                     | hash   | user id -> "masked name<TAB>district code"       | none  |
 | quiz:{slug}:agg                       | hash   | <district>:participants/attempts/best_sum, all:* | none  |
 | quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
 | quiz:{slug}:dq                        | set    | user ids disqualified in the contest (from SQL)  | none  |
 | quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
 | quiz:{slug}:f:city, f:d:<district>    | zset   | frozen boards: the same of the attempts finished by freeze_at | none |
-| quiz:{slug}:f:names, f:agg            | hash   | frozen names and aggregates                      | none  |
+| quiz:{slug}:f:members, f:names, f:agg | hash   | frozen members, names and aggregates             | none  |
 | quiz:{slug}:f:meta                    | hash   | built_at, as_of (the freeze instant, ISO, UTC), updated_at = as_of (ms) | none |
 | quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap (new:f:<name> for frozen ones) | none |
 | quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json; units:<district or all> and full-scores of quiz.units); cache:f:<name> for the frozen view | 10 x LEADERBOARD_CACHE_MS |
@@ -27,13 +28,16 @@ with a cutoff) on the first such read, under the rebuild lock, and recomputed by
 rebuild while they exist; the record script never writes them, so nothing after freeze_at
 reaches them. `drop_frozen` (unfreeze) deletes them.
 
-Score encoding (exact: every value is an integer below 2**53, so a double holds it):
-    encoded = score * 2**42 + (2**20 - 1 - time_used_ms) * 2**22 + (2**22 - 1 - finish_s)
-Higher score wins, then less time used, then the earlier finish (seconds after the
-contest start). Limits, enforced by the contest validator: score <= 2047,
-time_used_ms <= 1,048,575 (time_limit_s <= 1048), a window of at most 48 days.
-Results equal in all three (same score, same ms, same finishing second) are
-ordered by Redis by member id (the lexicographically greater id ranks first).
+The order (docs/leaderboard.md proves it): higher score, then less time used (ms), then the
+earlier finish, then the earlier first attempt (both in whole seconds after the contest
+start), then the smaller user id. A board entry holds it in two parts, read with ZREVRANGE:
+    zset score = score * 2**23 + (2**23 - 1 - time_used_ms)          (34 bits: exact in a double)
+    member     = "%08d%08d%010d" % (MAX_SECOND - finish_s, MAX_SECOND - first_s, MAX_USER_ID - user_id)
+Redis orders equal scores by the member's bytes; fixed-width digits make that the numeric
+order, and the inverted values put the earlier second and the smaller id first. Limits,
+enforced by the contest validator: score <= 2047, time_limit_s <= 7200, a window of at
+most 366 days. A citizen's member changes with their best and their first attempt, so the
+members hash says which one is theirs.
 
 Only citizens count: organizer accounts and accounts marked staff or test
 (`on_public_boards`, `public_accounts` for SQL) never reach a board or an aggregate,
@@ -53,7 +57,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import exists, select, update
@@ -67,11 +71,13 @@ from quiz.redis_connection import Unavailable, fail_open, redis_client
 
 log = logging.getLogger(__name__)
 
-SCORE_UNIT = 2**42
-TIME_BITS = 20
-FINISH_BITS = 22
+TIME_BITS = 23
+SCORE_UNIT = 2**TIME_BITS
+MAX_SCORE = 2**11 - 1  # so a zset score stays below 2**34, exact in a double
 MAX_TIME_MS = 2**TIME_BITS - 1
-MAX_FINISH_S = 2**FINISH_BITS - 1
+SECOND_DIGITS, USER_ID_DIGITS = 8, 10  # the member's fixed-width fields
+MAX_SECOND = 10**SECOND_DIGITS - 1  # finish and first attempt, seconds after the start (1157 days)
+MAX_USER_ID = 2**31 - 1  # users.id is a PostgreSQL integer
 CATCH_UP_EVERY_S = 5.0  # default of LEADERBOARD_CATCH_UP_S
 PENDING_SCAN_EVERY_S = 60.0  # SQL scan for board_pending attempts when this process saw no failure
 # The rebuild lock is a lease, renewed every third of it while its rebuild runs: a rebuilder
@@ -113,35 +119,59 @@ def disqualified_ids(session, contest) -> list[int]:
         Disqualification.contest_id == contest.id, Disqualification.lifted_at.is_(None))))
 
 
-def encode(score: int, time_used_ms: int, finish_s: int) -> int:
-    time_used_ms = min(max(time_used_ms, 0), MAX_TIME_MS)
-    finish_s = min(max(finish_s, 0), MAX_FINISH_S)
-    return score * SCORE_UNIT + (MAX_TIME_MS - time_used_ms) * 2**FINISH_BITS + (MAX_FINISH_S - finish_s)
+def board_score(score: int, time_used_ms: int) -> int:
+    """The zset score: higher score, then less time used (values outside the limits are clamped)."""
+    return min(max(score, 0), MAX_SCORE) * SCORE_UNIT + MAX_TIME_MS - min(max(time_used_ms, 0), MAX_TIME_MS)
 
 
-def decode(encoded: float) -> tuple[int, int, int]:
-    """(score, time_used_ms, finish_s) of an encoded result."""
-    value = int(encoded)
-    score, rest = divmod(value, SCORE_UNIT)
-    time_part, finish_part = divmod(rest, 2**FINISH_BITS)
-    return score, MAX_TIME_MS - time_part, MAX_FINISH_S - finish_part
+def board_member(finish_s: int, first_s: int, user_id: int) -> str:
+    """The zset member: among equal scores the greater member ranks first (ZREVRANGE), so the
+    earlier finish, then the earlier first attempt, then the smaller user id."""
+    finish_s, first_s = (min(max(s, 0), MAX_SECOND) for s in (finish_s, first_s))
+    return f"{MAX_SECOND - finish_s:0{SECOND_DIGITS}d}{MAX_SECOND - first_s:0{SECOND_DIGITS}d}" \
+        f"{MAX_USER_ID - user_id:0{USER_ID_DIGITS}d}"
 
 
-def encode_attempt(contest: Contest, attempt: Attempt) -> int:
-    finish_s = int((attempt.finished_at - contest.starts_at).total_seconds())
-    return encode(attempt.score, attempt.time_used_ms, finish_s)
+def encode(score: int, time_used_ms: int, finish_s: int, first_s: int, user_id: int) -> tuple[int, str]:
+    """(zset score, member) of a citizen's entry."""
+    return board_score(score, time_used_ms), board_member(finish_s, first_s, user_id)
+
+
+def decode(score: float, member: bytes | str) -> tuple[int, int, int, int, int]:
+    """(score, time_used_ms, finish_s, first_s, user_id) of a board entry."""
+    member = member.decode() if isinstance(member, bytes) else member
+    points, time_part = divmod(int(score), SCORE_UNIT)
+    return (points, MAX_TIME_MS - time_part, MAX_SECOND - int(member[:SECOND_DIGITS]),
+            MAX_SECOND - int(member[SECOND_DIGITS:2 * SECOND_DIGITS]), member_user_id(member))
+
+
+def member_user_id(member: bytes | str) -> int:
+    return MAX_USER_ID - int(member[-USER_ID_DIGITS:])
+
+
+def seconds_after_start(contest: Contest, instant: datetime) -> int:
+    """Whole seconds (floored) from the contest start: the finish and the first attempt."""
+    return (instant - contest.starts_at) // timedelta(seconds=1)
+
+
+def _seconds(contest: Contest, *instants: datetime) -> list[int]:
+    """seconds_after_start of each instant, clamped to the member's field."""
+    return [min(max(seconds_after_start(contest, instant), 0), MAX_SECOND) for instant in instants]
 
 
 def _name_value(name: str, district: str | None) -> str:
     return f"{mask_name(name)}\t{district or ''}"
 
 
-# Returns 1 new entry, 2 improved, 0 counted but not better, -1 already counted,
-# -2 board not built (the caller rebuilds from SQL, which includes this attempt),
-# -3 the citizen is disqualified (nothing counted, as a rebuild would do).
+# Returns 1 new entry, 2 the entry moved (a better result, or an earlier first attempt told
+# late), 0 counted but unchanged, -1 already counted, -2 board not built (the caller rebuilds
+# from SQL, which includes this attempt), -3 the citizen is disqualified (nothing counted, as a
+# rebuild would do). The entry keeps the better of (zset score, finish) and the earlier first
+# attempt, so attempts told in any order give the entry a rebuild gives.
 _RECORD = """
--- KEYS: city, district board, names, agg, recorded, meta, dq
--- ARGV: member, encoded, score, name value, district, attempt id, now ms, events channel
+-- KEYS: city, district board, names, agg, recorded, meta, dq, members
+-- ARGV: user id, zset score, score, name value, district, attempt id, now ms, events channel,
+--       finish_s, first_s
 if redis.call('HEXISTS', KEYS[6], 'built_at') == 0 then return -2 end
 if redis.call('SISMEMBER', KEYS[7], ARGV[1]) == 1 then return -3 end
 if redis.call('SADD', KEYS[5], ARGV[6]) == 0 then return -1 end
@@ -150,11 +180,19 @@ redis.call('HINCRBY', KEYS[4], d .. ':attempts', 1)
 redis.call('HINCRBY', KEYS[4], 'all:attempts', 1)
 redis.call('HSET', KEYS[6], 'updated_at', ARGV[7])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-local new = tonumber(ARGV[2])
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not old then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+local function member(finish, first)  -- quiz.leaderboard.board_member
+  return string.format('%0@SD@d%0@SD@d%0@UD@d', @MAX_SECOND@ - finish, @MAX_SECOND@ - first,
+                       @MAX_USER_ID@ - tonumber(ARGV[1]))
+end
+local new, finish, first = tonumber(ARGV[2]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local old_member = redis.call('HGET', KEYS[8], ARGV[1])
+local old = old_member and redis.call('ZSCORE', KEYS[1], old_member)
+if not old then  -- new, or a board lost while the members hash stayed
+  if old_member then redis.call('ZREM', KEYS[2], old_member) end
+  local m = member(finish, first)
+  redis.call('ZADD', KEYS[1], ARGV[2], m)
+  redis.call('ZADD', KEYS[2], ARGV[2], m)
+  redis.call('HSET', KEYS[8], ARGV[1], m)
   redis.call('HINCRBY', KEYS[4], d .. ':participants', 1)
   redis.call('HINCRBY', KEYS[4], 'all:participants', 1)
   redis.call('HINCRBY', KEYS[4], d .. ':best_sum', ARGV[3])
@@ -162,19 +200,28 @@ if not old then
   redis.call('PUBLISH', ARGV[8], 'result')
   return 1
 end
-old = tonumber(old)
-if new > old then
-  local delta = tonumber(ARGV[3]) - math.floor(old / 4398046511104)
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+local old_finish = @MAX_SECOND@ - tonumber(string.sub(old_member, 1, @SD@))
+local old_first = @MAX_SECOND@ - tonumber(string.sub(old_member, @SD@ + 1, 2 * @SD@))
+local better = new > tonumber(old) or (new == tonumber(old) and finish < old_finish)
+local score = better and ARGV[2] or old  -- the strings: exact, whatever Lua's number format
+local m = member(better and finish or old_finish, math.min(first, old_first))
+redis.call('PUBLISH', ARGV[8], 'result')
+if m == old_member and not better then return 0 end
+redis.call('ZREM', KEYS[1], old_member)
+redis.call('ZREM', KEYS[2], old_member)
+redis.call('ZADD', KEYS[1], score, m)
+redis.call('ZADD', KEYS[2], score, m)
+redis.call('HSET', KEYS[8], ARGV[1], m)
+if better then
+  local delta = tonumber(ARGV[3]) - math.floor(tonumber(old) / @SCORE_UNIT@)
   redis.call('HINCRBY', KEYS[4], d .. ':best_sum', delta)
   redis.call('HINCRBY', KEYS[4], 'all:best_sum', delta)
-  redis.call('PUBLISH', ARGV[8], 'result')
-  return 2
 end
-redis.call('PUBLISH', ARGV[8], 'result')
-return 0
+return 2
 """
+for _name, _value in (("@MAX_SECOND@", MAX_SECOND), ("@MAX_USER_ID@", MAX_USER_ID), ("@SCORE_UNIT@", SCORE_UNIT),
+                      ("@SD@", SECOND_DIGITS), ("@UD@", USER_ID_DIGITS)):
+    _RECORD = _RECORD.replace(_name, str(_value))
 
 _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -189,7 +236,7 @@ return 0
 
 def _record_keys(slug: str, district: str) -> list[str]:
     return [_key(slug, "city"), _key(slug, "d", district), _key(slug, "names"), _key(slug, "agg"),
-            _key(slug, "recorded"), _key(slug, "meta"), _key(slug, "dq")]
+            _key(slug, "recorded"), _key(slug, "meta"), _key(slug, "dq"), _key(slug, "members")]
 
 
 def _state() -> dict:
@@ -204,8 +251,10 @@ _RECORD_AND_RANK = (
     "local function record()\n" + _RECORD + "\nend\n"
     "local outcome = record()\n"
     "if outcome == -2 or outcome == -3 then return {outcome, -1, -1} end\n"
-    "local city = redis.call('ZREVRANK', KEYS[1], ARGV[1])\n"
-    "local district = redis.call('ZREVRANK', KEYS[2], ARGV[1])\n"
+    "local now_member = redis.call('HGET', KEYS[8], ARGV[1])\n"
+    "if not now_member then return {outcome, -1, -1} end\n"
+    "local city = redis.call('ZREVRANK', KEYS[1], now_member)\n"
+    "local district = redis.call('ZREVRANK', KEYS[2], now_member)\n"
     "return {outcome, city or -1, district or -1}\n"
 )
 
@@ -238,8 +287,9 @@ def _record(script: str, contest: Contest, attempt: Attempt, user: User, client=
             # EVALSHA (loaded once per server); the script also tells the displays (PUBLISH).
             reply = client.register_script(script)(
                 keys=_record_keys(contest.slug, district),
-                args=[user.id, encode_attempt(contest, attempt), attempt.score, _name_value(user.name, user.district),
-                      district, attempt.id, int(time.time() * 1000), _key(contest.slug, "events")],
+                args=[user.id, board_score(attempt.score, attempt.time_used_ms), attempt.score,
+                      _name_value(user.name, user.district), district, attempt.id, int(time.time() * 1000),
+                      _key(contest.slug, "events"), *_seconds(contest, attempt.finished_at, attempt.started_at)],
                 client=client,
             )
             outcome, city, in_district = reply if isinstance(reply, list) else (reply, -1, -1)
@@ -296,11 +346,12 @@ def top(contest: Contest, district: str | None = None, limit: int = 20, offset: 
 
     client, (total, rows) = _read(contest, as_of, commands)
     with fail_open("read"):
-        names = client.hmget(_view_key(contest.slug, as_of, "names"), [m for m, _ in rows]) if rows else []
+        names = client.hmget(_view_key(contest.slug, as_of, "names"),
+                             [member_user_id(m) for m, _ in rows]) if rows else []
     entries = []
-    for position, ((_member, encoded), name) in enumerate(zip(rows, names, strict=True)):
+    for position, ((member, encoded), name) in enumerate(zip(rows, names, strict=True)):
         masked, _, code = (name or b"\t").decode().rpartition("\t")
-        score, time_used_ms, _ = decode(encoded)
+        score, time_used_ms, *_ = decode(encoded, member)
         entries.append({"rank": offset + position + 1, "name": masked, "district": code,
                         "score": score, "time_used_ms": time_used_ms})
     return {"total": total, "entries": entries}
@@ -357,20 +408,32 @@ def top_json(contest: Contest, district: str | None = None, limit: int = 20, off
     return _dumps(build())
 
 
+# The citizen's member, its zset score and both ranks (0-based; -1: not on the district board),
+# or nil: one round trip, O(log n).
+_STANDING = """
+local m = redis.call('HGET', KEYS[1], ARGV[1])
+if not m then return false end
+local score = redis.call('ZSCORE', KEYS[2], m)
+if not score then return false end
+return {m, score, redis.call('ZREVRANK', KEYS[2], m), redis.call('ZREVRANK', KEYS[3], m) or -1}
+"""
+
+
 def standing(contest: Contest, user: User, as_of: datetime | None = None) -> dict:
     """{best: {score, time_used_ms} | None, rank: {city, district}} on the view's boards (frozen:
     the best and ranks at the freeze); raises Unavailable."""
-    member = str(user.id)
-
     def commands(pipe):
-        pipe.zscore(_board_key(contest, None, as_of), member)
-        pipe.zrevrank(_board_key(contest, None, as_of), member)
-        pipe.zrevrank(_board_key(contest, user.district or NO_DISTRICT, as_of), member)
+        # execute_command: a cluster pipeline has no eval(), but routes EVAL by its keys' slot.
+        pipe.execute_command("EVAL", _STANDING, 3, _view_key(contest.slug, as_of, "members"),
+                             _board_key(contest, None, as_of), _board_key(contest, user.district or NO_DISTRICT, as_of),
+                             user.id)
 
-    _client, (encoded, city_rank, district_rank) = _read(contest, as_of, commands)
-    if encoded is None or city_rank is None:
+    _client, (found,) = _read(contest, as_of, commands)
+    if found is None:
         return {"best": None, "rank": {"city": None, "district": None}}
-    score, time_used_ms, _ = decode(encoded)
+    member, encoded, city_rank, district_rank = found
+    score, time_used_ms, *_ = decode(float(encoded), member)
+    district_rank = None if district_rank < 0 else district_rank
     return {
         "best": {"score": score, "time_used_ms": time_used_ms},
         "rank": {"city": city_rank + 1, "district": None if district_rank is None else district_rank + 1},
@@ -477,12 +540,12 @@ def _finished_clause(contest: Contest):
 
 
 def _best_results(session, contest: Contest, as_of: datetime | None = None):
-    """Rows (id, user_id, score, time_used_ms, finished_at, name, district, closed_at) of every
-    finished attempt of an account on the public boards (finished by as_of, when given)."""
+    """Rows (id, user_id, score, time_used_ms, started_at, finished_at, name, district, closed_at)
+    of every finished attempt of an account on the public boards (finished by as_of, when given)."""
     cutoff = (Attempt.finished_at <= as_of,) if as_of is not None else ()
     return session.execute(
-        select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.finished_at,
-               User.name, User.district, User.closed_at)
+        select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.started_at,
+               Attempt.finished_at, User.name, User.district, User.closed_at)
         .join(User, User.id == Attempt.user_id)
         .where(*_finished_clause(contest), *counted_accounts(contest), *cutoff)
         .execution_options(yield_per=5000)
@@ -555,24 +618,28 @@ def _renew_lease(client, lock: str, token: str, released: threading.Event) -> No
 
 def _build_view(session, contest: Contest, client, as_of: datetime | None) -> tuple[dict, list]:
     """Compute the live boards (as_of None) or the frozen ones from SQL into fresh keys and swap
-    them in; returns (best per user, counted attempt ids). The one implementation of both."""
+    them in; returns (best per user, counted attempt ids). The one implementation of both.
+    A citizen's entry is their best by (zset score, earlier finish) with their earliest start,
+    as the record script keeps it."""
     slug = contest.slug
-    best: dict[int, tuple] = {}
+    best: dict[int, tuple] = {}  # user id -> (zset score, score, name, district, -finish_s)
+    first: dict[int, int] = {}  # user id -> first_s
     attempt_ids: list[int] = []
     agg: dict[str, int] = {}
     closed: set[int] = set()  # closed accounts (注销): counted in agg, never on a ranking
     for row in _best_results(session, contest, as_of):
         if row.closed_at is not None:
             closed.add(row.user_id)
-        finish_s = int((row.finished_at - contest.starts_at).total_seconds())
-        encoded = encode(row.score, row.time_used_ms, finish_s)
+        finish_s, first_s = _seconds(contest, row.finished_at, row.started_at)
+        encoded = board_score(row.score, row.time_used_ms)
         attempt_ids.append(row.id)
         district = row.district or NO_DISTRICT
         agg[f"{district}:attempts"] = agg.get(f"{district}:attempts", 0) + 1
-        if row.user_id not in best or encoded > best[row.user_id][0]:
-            best[row.user_id] = (encoded, row.score, row.name, row.district)
+        if row.user_id not in best or (encoded, -finish_s) > (best[row.user_id][0], best[row.user_id][4]):
+            best[row.user_id] = (encoded, row.score, row.name, row.district, -finish_s)
+        first[row.user_id] = min(first.get(row.user_id, first_s), first_s)
     session.rollback()  # end the read transaction so the late query below sees newer commits
-    for _encoded, score, _name, district in best.values():
+    for _encoded, score, _name, district, _finish in best.values():
         district = district or NO_DISTRICT
         agg[f"{district}:participants"] = agg.get(f"{district}:participants", 0) + 1
         agg[f"{district}:best_sum"] = agg.get(f"{district}:best_sum", 0) + score
@@ -582,22 +649,23 @@ def _build_view(session, contest: Contest, client, as_of: datetime | None) -> tu
         agg["all:best_sum"] = sum(v[1] for v in best.values())
 
     district_codes = {d["code"] for d in contest.districts} | {v[3] or NO_DISTRICT for v in best.values()}
-    names = ["city", "names", "agg"] + ([] if as_of is not None else ["recorded", "dq"])  # frozen: never recorded to
+    names = ["city", "members", "names", "agg"] + ([] if as_of is not None else ["recorded", "dq"])  # frozen: never recorded to
     final = {name: _view_key(slug, as_of, name) for name in names}
     final |= {f"d:{code}": _view_key(slug, as_of, "d", code) for code in district_codes}
     fresh = {name: _key(slug, "new", *((FROZEN,) if as_of is not None else ()), name) for name in final}
     client.delete(*fresh.values())  # leftovers of a rebuild that died
-    items = [(uid, v) for uid, v in best.items() if uid not in closed]
+    items = [(uid, board_member(-v[4], first[uid], uid), v) for uid, v in best.items() if uid not in closed]
     pipe = client.pipeline(transaction=False)
     for i in range(0, len(items), 10000):
         chunk = items[i:i + 10000]
-        pipe.zadd(fresh["city"], {str(uid): v[0] for uid, v in chunk})
+        pipe.zadd(fresh["city"], {member: v[0] for _uid, member, v in chunk})
+        pipe.hset(fresh["members"], mapping={str(uid): member for uid, member, _v in chunk})
         by_district: dict[str, dict] = {}
-        for uid, v in chunk:
-            by_district.setdefault(v[3] or NO_DISTRICT, {})[str(uid)] = v[0]
+        for _uid, member, v in chunk:
+            by_district.setdefault(v[3] or NO_DISTRICT, {})[member] = v[0]
         for code, members in by_district.items():
             pipe.zadd(fresh[f"d:{code}"], members)
-        pipe.hset(fresh["names"], mapping={str(uid): _name_value(v[2], v[3]) for uid, v in chunk})
+        pipe.hset(fresh["names"], mapping={str(uid): _name_value(v[2], v[3]) for uid, _member, v in chunk})
         pipe.execute()
     if as_of is None:
         for i in range(0, len(attempt_ids), 10000):

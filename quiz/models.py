@@ -146,6 +146,8 @@ class Contest(db.Model):
     starts_at: Mapped[datetime] = mapped_column(DateTime)
     ends_at: Mapped[datetime] = mapped_column(DateTime)
     time_limit_s: Mapped[int] = mapped_column(Integer)
+    # A clock per question (docs/contest.md): each question shown alone for this many seconds; None: the whole paper at once.
+    question_time_s: Mapped[int | None] = mapped_column(Integer)
     questions_per_attempt: Mapped[int] = mapped_column(Integer)
     paper: Mapped[list] = mapped_column(JSON, default=list)
     points: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -216,6 +218,12 @@ class Attempt(db.Model):
     board_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     # The client address that started it (security.client_address), for the review flags.
     started_from: Mapped[str | None] = mapped_column(String(45))
+    # A clock per question (quiz/contest/question_clock.py), all None for a whole paper: the
+    # contest's question_time_s when the attempt started, and the question current since
+    # question_served_at (the questions after it follow every question_time_s seconds).
+    question_time_s: Mapped[int | None] = mapped_column(Integer)
+    question_position: Mapped[int | None] = mapped_column(Integer)
+    question_served_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship()
     contest: Mapped[Contest] = relationship()

@@ -1,8 +1,8 @@
 """Final standings: one row per citizen, their best attempt by the contest's order.
 
 The order is the leaderboard's (quiz/leaderboard.py, docs/leaderboard.md): higher score,
-then less time used, then the earlier finish (to the second after the contest start),
-then the earlier first attempt, then the smaller user id, so every rank is unique and a
+then less time used, then the earlier finish and then the earlier first attempt (both to the
+second after the contest start), then the smaller user id, so every rank is unique and a
 prize "ranks 1-10" is ten people. Who counts is leaderboard.counted_accounts: citizens
 on the public boards, not disqualified in the contest; closed accounts (注销) keep their
 results in the aggregates but are not ranked, as on the boards.
@@ -42,6 +42,7 @@ class Standing(NamedTuple):
 def _ranked(contest: Contest, finished_by: datetime | None = None):
     """A subquery of Standing's columns, ranked; finished_by keeps only attempts finished by then."""
     finish_s = cast(func.floor(extract("epoch", Attempt.finished_at - contest.starts_at)), Integer)
+    start_s = cast(func.floor(extract("epoch", Attempt.started_at - contest.starts_at)), Integer)
     where = [Attempt.contest_id == contest.id, Attempt.practice.is_(False), Attempt.status != ATTEMPT_ACTIVE,
              User.closed_at.is_(None), *counted_accounts(contest)]
     if finished_by is not None:
@@ -53,13 +54,13 @@ def _ranked(contest: Contest, finished_by: datetime | None = None):
                                       order_by=(Attempt.score.desc(), Attempt.time_used_ms, finish_s, Attempt.id)
                                       ).label("nth"),
                func.count().over(partition_by=Attempt.user_id).label("attempts"),
-               func.min(Attempt.started_at).over(partition_by=Attempt.user_id).label("first_started"))
+               func.min(start_s).over(partition_by=Attempt.user_id).label("first_s"))
         .join(User, User.id == Attempt.user_id)
         .where(and_(*where))
         .subquery()
     )
     order = (per_citizen.c.score.desc(), per_citizen.c.time_used_ms, per_citizen.c.finish_s,
-             per_citizen.c.first_started, per_citizen.c.user_id)
+             per_citizen.c.first_s, per_citizen.c.user_id)
     return (
         select(func.row_number().over(order_by=order).label("rank"),
                func.row_number().over(partition_by=User.district, order_by=order).label("district_rank"),

@@ -19,7 +19,9 @@ DISPLAY_KEYS = "ABCDEFGH"  # an attempt shows options as A, B, … in its own sh
 # Saves, one input row each (the n-th save is row n; a batch of one is a lone save). Each
 # row gets a verdict, checked in this order: unauthorized (no such token), not_found (no
 # such attempt of theirs), finished, late (deadline before the cutoff = now - grace),
-# no_question (not in this paper), not_judge (a judge answer is exactly ["true"] or
+# no_question (not in this paper), then for a clock per question (question_clock.py; NULL
+# columns for a whole paper) question_left (before the current question, or its time was
+# up before the cutoff) and not_served (its time has not come), not_judge (a judge answer is exactly ["true"] or
 # ["false"]), not_keys (single and multiple take distinct keys among those displayed:
 # A..H up to the option count), one_key (single takes at most one), else saved. A saved
 # row stores the bank keys the displayed keys stand for, sorted. Displays come as JSON
@@ -40,14 +42,15 @@ SAVE = Statement(
     "), head AS ("
     # LATERAL: one index look-up per save whatever the planner guesses of the input's size,
     # and the outer rows in attempt id order, so the locks are taken in that order.
-    " SELECT w.n, a.id, a.status, a.deadline"
+    " SELECT w.n, a.id, a.status, a.deadline, a.question_time_s, a.question_position, a.question_served_at"
     " FROM (SELECT who.n, who.user_id, r.attempt_id FROM who JOIN r ON r.n = who.n ORDER BY r.attempt_id) w"
-    " CROSS JOIN LATERAL (SELECT a.id, a.status, a.deadline FROM attempts a"
+    " CROSS JOIN LATERAL (SELECT a.id, a.status, a.deadline, a.question_time_s, a.question_position,"
+    "  a.question_served_at FROM attempts a"
     "  WHERE a.id = w.attempt_id AND a.user_id = w.user_id FOR SHARE) a"
     "), item AS ("
-    " SELECT head.n, i.id, i.option_order, i.type,"
+    " SELECT head.n, i.id, i.option_order, i.type, i.position,"
     f"  (CAST('{{{','.join(DISPLAY_KEYS)}}}' AS text[]))[1:json_array_length(i.option_order)] AS keys"
-    " FROM head JOIN r ON r.n = head.n CROSS JOIN LATERAL (SELECT aq.id, aq.option_order, q.type"
+    " FROM head JOIN r ON r.n = head.n CROSS JOIN LATERAL (SELECT aq.id, aq.option_order, aq.position, q.type"
     "  FROM attempt_questions aq JOIN questions q ON q.id = aq.question_id"
     "  WHERE aq.attempt_id = head.id AND q.qid = r.qid) i"
     "), checked AS ("
@@ -57,6 +60,12 @@ SAVE = Statement(
     "  WHEN head.status <> 'active' THEN 'finished'"
     "  WHEN head.deadline < r.cutoff THEN 'late'"
     "  WHEN item.id IS NULL THEN 'no_question'"
+    "  WHEN head.question_time_s IS NOT NULL AND (item.position < head.question_position"
+    "   OR head.question_served_at + (item.position - head.question_position + 1) * head.question_time_s"
+    "   * interval '1 second' < r.cutoff) THEN 'question_left'"
+    "  WHEN head.question_time_s IS NOT NULL AND head.question_served_at"
+    "   + (item.position - head.question_position) * head.question_time_s * interval '1 second' > r.now"
+    "   THEN 'not_served'"
     "  WHEN item.type = 'judge' THEN CASE WHEN r.display IN ('{true}', '{false}') THEN 'saved' ELSE 'not_judge' END"
     "  WHEN NOT r.display <@ item.keys"
     "   OR cardinality(r.display) <> (SELECT count(DISTINCT c) FROM unnest(r.display) AS c) THEN 'not_keys'"
@@ -159,6 +168,16 @@ EXPIRED = Statement(
 EXPIRED_OF_USER = Statement(
     "SELECT id, user_id FROM attempts WHERE user_id = :user_id AND status = 'active' AND deadline < :cutoff"
     " ORDER BY id LIMIT :batch"
+)
+
+# Moving on in a per-question attempt (question_clock.move_on): only from the question the
+# mover saw as current, so a repeated or concurrent 下一题 moves on once; the deadline never
+# moves later.
+MOVE_ON = Statement(
+    "UPDATE attempts SET question_position = :position, question_served_at = :served_at,"
+    " deadline = LEAST(deadline, :deadline)"
+    " WHERE id = :attempt_id AND user_id = :user_id AND status = 'active' AND question_time_s IS NOT NULL"
+    " AND question_position = :from_position AND question_served_at = :from_served_at RETURNING id"
 )
 
 MARK_BOARD_PENDING = Statement("UPDATE attempts SET board_pending = TRUE WHERE id = :attempt_id")

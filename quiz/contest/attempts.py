@@ -19,7 +19,7 @@ from quiz import leaderboard
 from quiz.accounts import Caller, TokenHolder, storable, token_digest
 from quiz.bank.importer import latest_bank
 from quiz.clock import local, local_day
-from quiz.contest import attempt_sql
+from quiz.contest import attempt_sql, question_clock
 from quiz.contest.attempt_sql import DISPLAY_KEYS
 from quiz.contest.definition import question_points, row_matches
 from quiz.contest.errors import (
@@ -259,6 +259,10 @@ def _create_attempt(session, user, contest, now, practice, rng, address: str | N
         deadline=None if practice else now + timedelta(seconds=contest.time_limit_s),
         question_count=len(questions), started_from=address[:45] if address else None,
     )
+    if contest.question_time_s and not practice:  # practice stays untimed, the whole paper at once
+        attempt.question_time_s, attempt.question_position, attempt.question_served_at = contest.question_time_s, 0, now
+        attempt.deadline = question_clock.first_deadline(now, len(questions), contest.question_time_s,
+                                                         contest.time_limit_s)
     session.add(attempt)
     session.flush()
     for position, question in enumerate(questions):
@@ -385,6 +389,10 @@ def _refusal(row, qid: str) -> Exception:
         return DeadlinePassed("答题时间已到，答案未保存。")
     if row.verdict == "no_question":
         return InvalidAnswer(f"question {qid} is not in this attempt", field="question_id")
+    if row.verdict == "question_left":
+        return DeadlinePassed("这道题的答题时间已过或已离开，答案未保存。")
+    if row.verdict == "not_served":
+        return InvalidAnswer(f"question {qid} has not been served yet", field="question_id")
     if row.verdict == "not_judge":
         return InvalidAnswer('a judge answer is ["true"] or ["false"]')
     if row.verdict == "one_key":
@@ -625,6 +633,31 @@ def _finalize(session, now: datetime, user_id: int | None, batch: int = 500) -> 
         done += len(expired)
         if len(expired) < batch:
             return done
+
+
+def next_question(session, user, attempt_id, now: datetime, leaving: int | None = None, auto: bool = False) -> Attempt:
+    """Move a per-question attempt on to its next question (question_clock.move_on); on the
+    last question, hand in. `leaving` (0-based) is the question the citizen saw: when it is
+    no longer the current one (a repeated 下一题, or its time ran out) nothing moves. Returns
+    the attempt as it is now; a finished attempt is returned as it is. `auto`: the hand-in
+    is the page countdown's (countdown_hand_in)."""
+    attempt = get_attempt(session, user, attempt_id)
+    if attempt.finished:
+        return attempt
+    shown = question_clock.current(attempt, now)
+    if shown is None:
+        raise ContestError("这次答题不是逐题计时，没有下一题。")
+    if leaving is not None and leaving != shown.position:
+        return attempt
+    move = question_clock.move_on(attempt, shown, now)
+    if move is None or attempt.deadline < cutoff(now):  # the last question, or the attempt's time is up
+        submit_attempt(session, user, attempt.id, now, auto=auto)
+    else:
+        direct.rows(direct.pool_for(session), attempt_sql.MOVE_ON, {
+            "attempt_id": attempt.id, "user_id": attempt.user_id, "position": move.position,
+            "served_at": move.served_at, "deadline": move.deadline,
+            "from_position": attempt.question_position, "from_served_at": attempt.question_served_at})
+    return get_attempt(session, user, attempt.id)
 
 
 def countdown_hand_in(attempt, asked: bool, now: datetime) -> bool:

@@ -14,16 +14,18 @@ from quiz.models import Bank, Contest, Question
 REQUIRED = {"contest", "title", "bank", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
             "attempts_per_day", "max_attempts", "districts"}
 OPTIONAL = {"theme", "paper", "points", "practice_bank", "units", "townships", "district_rank_by",
-            "personal_data_days", "freeze_at", "organizer", "awards", "objection_days", "certificate_min_score"}
+            "personal_data_days", "freeze_at", "organizer", "awards", "objection_days", "certificate_min_score",
+            "question_time_s"}
 # The kinds a listed unit may have (docs/contest.md).
 UNIT_KINDS = ("机关", "事业单位", "企业", "学校", "医院", "社区", "村", "社会组织", "部队", "其他")
 # Paths under /display that are not district displays.
 RESERVED_DISTRICT_CODES = ("units", "data", "events")
 # How districts are ranked on the boards: the contest file's district_rank_by.
 RANK_BY = ("per_10k", "participants", "attempts", "full_score_rate")
-# Limits of the leaderboard's exact score encoding (see quiz.leaderboard).
-MAX_TIME_LIMIT_S = 1048
-MAX_WINDOW = timedelta(days=48)
+# Limits of the leaderboard's exact encoding (quiz.leaderboard): the time used fits its 23 bits
+# of ms, a finish or a start its member's seconds, with room; papers of 2 hours, windows of a year.
+MAX_TIME_LIMIT_S = 7200
+MAX_WINDOW = timedelta(days=366)
 MAX_SCORE = 2047
 
 
@@ -52,6 +54,7 @@ class ValidContest:
     awards: list = field(default_factory=list)  # prize tiers in order, see quiz/awards.py
     objection_days: int = 5  # days of 公示 during which objections are taken
     certificate_min_score: int | None = None  # None: no participation certificates
+    question_time_s: int | None = None  # a clock per question; then time_limit_s defaults to all questions' time
     lines: dict = field(default_factory=dict)  # key -> line, for problems found against the bank
 
 
@@ -90,7 +93,8 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
     for key in doc:
         if key not in REQUIRED | OPTIONAL:
             problem(key, f"unknown key '{key}'")
-    for key in sorted(REQUIRED - set(doc)):
+    # With a clock per question time_limit_s may be left out: the paper then lasts its questions' times.
+    for key in sorted(REQUIRED - set(doc) - ({"time_limit_s"} if "question_time_s" in doc else set())):
         problem(None, f"missing key '{key}'")
     for key in ("contest", "bank", "practice_bank"):
         if key in doc and not (isinstance(doc[key], str) and SLUG.match(doc[key])):
@@ -129,6 +133,15 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
                            ("attempts_per_day", 1, 1000), ("max_attempts", 1, 10000)):
         if key in doc and not (_is_int(doc[key]) and low <= doc[key] <= high):
             problem(key, f"{key} must be an integer from {low} to {high}")
+    time_limit_s = doc.get("time_limit_s")
+    if "question_time_s" in doc:
+        if not (_is_int(doc["question_time_s"]) and 5 <= doc["question_time_s"] <= 600):
+            problem("question_time_s", "question_time_s must be an integer from 5 to 600")
+        elif "time_limit_s" not in doc and _is_int(doc.get("questions_per_attempt")):
+            time_limit_s = doc["questions_per_attempt"] * doc["question_time_s"]
+            if time_limit_s > MAX_TIME_LIMIT_S:
+                problem("question_time_s", f"questions_per_attempt × question_time_s is {time_limit_s} s,"
+                        f" more than a paper may last ({MAX_TIME_LIMIT_S} s): set a shorter time_limit_s")
     if _is_int(doc.get("attempts_per_day")) and _is_int(doc.get("max_attempts")) and doc["max_attempts"] < doc["attempts_per_day"]:
         problem("max_attempts", "max_attempts must be at least attempts_per_day")
     if "personal_data_days" in doc and not (_is_int(doc["personal_data_days"]) and 0 <= doc["personal_data_days"] <= 3650):
@@ -198,7 +211,7 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
     return ValidContest(
         slug=doc["contest"], title=doc["title"], theme=doc.get("theme", ""), bank=doc["bank"],
         starts_at=to_naive_utc(instants["starts_at"]), ends_at=to_naive_utc(instants["ends_at"]),
-        time_limit_s=doc["time_limit_s"], questions_per_attempt=doc["questions_per_attempt"],
+        time_limit_s=time_limit_s, questions_per_attempt=doc["questions_per_attempt"],
         paper=rows, points=dict(points), attempts_per_day=doc["attempts_per_day"],
         max_attempts=doc["max_attempts"], districts=clean_districts, practice_bank=doc.get("practice_bank"),
         units=clean_units, townships=clean_townships, district_rank_by=rank_by, lines=dict(doc.key_lines),
@@ -206,6 +219,7 @@ def validate_contest(raw: bytes, max_bytes: int = 1024 * 1024) -> ValidContest:
         freeze_at=to_naive_utc(instants["freeze_at"]) if instants.get("freeze_at") else None,
         organizer=doc.get("organizer", "").strip(), awards=clean_awards,
         objection_days=doc.get("objection_days", 5), certificate_min_score=doc.get("certificate_min_score"),
+        question_time_s=doc.get("question_time_s"),
     )
 
 
@@ -449,7 +463,8 @@ def import_contest(session, raw: bytes, shift_to_now: bool = False) -> tuple[Con
         session.add(contest)
     for key in ("title", "theme", "starts_at", "ends_at", "time_limit_s", "questions_per_attempt",
                 "paper", "points", "attempts_per_day", "max_attempts", "districts", "units", "townships",
-                "district_rank_by", "freeze_at", "organizer", "awards", "objection_days", "certificate_min_score"):
+                "district_rank_by", "freeze_at", "organizer", "awards", "objection_days", "certificate_min_score",
+                "question_time_s"):
         setattr(contest, key, getattr(valid, key))
     contest.paper = [{k: v for k, v in row.items() if k != "line"} for row in valid.paper]
     contest.bank_slug = valid.bank

@@ -130,7 +130,8 @@
     save(fieldset);
   }
 
-  // The whole form goes to the server, which saves every answer and then hands in.
+  // The whole form goes to the server, which saves every answer and then hands in. With a
+  // clock per question (data-timeout-action="next") time up moves on to the next question.
   function handIn(auto) {
     if (handingIn) { return; }
     handingIn = true;
@@ -138,7 +139,7 @@
     var hidden = document.createElement('input');
     hidden.type = 'hidden';
     hidden.name = 'action';
-    hidden.value = 'submit';
+    hidden.value = (auto && form.getAttribute('data-timeout-action')) || 'submit';
     form.appendChild(hidden);
     form.submit();
   }

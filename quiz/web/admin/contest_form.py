@@ -123,6 +123,8 @@ def finishing_keys(contest: Contest) -> dict:
         doc["objection_days"] = contest.objection_days
     if contest.certificate_min_score is not None:
         doc["certificate_min_score"] = contest.certificate_min_score
+    if contest.question_time_s is not None:  # not a finishing key, but the form has no field for it either
+        doc["question_time_s"] = contest.question_time_s
     return doc
 
 

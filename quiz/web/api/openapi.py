@@ -42,6 +42,13 @@ def spec() -> dict:
         "started_at": {"type": "string", "format": "date-time"},
         "deadline": {"type": ["string", "null"], "format": "date-time"},
         "seconds_left": {"type": ["integer", "null"]},
+        # A clock per question (the contest's question_time_s) only: the current question, and
+        # `questions` holds just it.
+        "question_time_s": {"type": "integer", "description": "seconds each question is shown (a clock per question only)"},
+        "position": {"type": "integer", "description": "the current question, from 1"},
+        "question_count": {"type": "integer"},
+        "question_deadline": {"type": "string", "format": "date-time", "description": "the current question's time is up"},
+        "question_seconds_left": {"type": "integer", "description": "the current question's remaining seconds, as the server counts"},
         "questions": {"type": "array", "items": question}, "result": result}}
     bearer = [{"bearer": []}]
     objection = {"type": "object", "required": ["id", "about", "text"], "properties": {
@@ -139,6 +146,14 @@ def spec() -> dict:
                     "choices": {"type": "array", "items": {"type": "string"}}}}),
                 "responses": {"200": _resp("saved", {"type": "object", "properties": {"saved": {"type": "boolean"}}}),
                               **_errors(401, 404, 409, 422, 429)}}},
+            "/api/v1/attempts/{attempt_id}/next": {"post": {
+                "summary": "A clock per question: leave the current question (one way); on the last, hand in."
+                           " With {\"position\": n} nothing moves unless question n is the current one",
+                "security": bearer, "parameters": [attempt_id],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"position": {"type": "integer", "minimum": 1}}}}}},
+                "responses": {"200": _resp("the attempt as GET shows it", {"type": "object", "properties": {"attempt": attempt}}),
+                              **_errors(401, 404, 422)}}},
             "/api/v1/attempts/{attempt_id}/submit": {"post": {
                 "summary": "Hand in the paper; repeating it returns the same result", "security": bearer,
                 "parameters": [attempt_id],

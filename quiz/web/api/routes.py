@@ -22,6 +22,7 @@ from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
 from quiz.clock import iso, utcnow
 from quiz.contest import attempts as attempt_rules
+from quiz.contest import question_clock
 from quiz.contest.errors import ContestError, NoContest, NotSignedIn
 from quiz.contest.rules import current_contest
 from quiz.extensions import csrf, db
@@ -109,8 +110,14 @@ def attempt_json(attempt: Attempt, now, with_questions: bool) -> dict:
     body = {"id": attempt.id, "status": attempt.status, "practice": attempt.practice,
             "started_at": iso(attempt.started_at), "deadline": iso(attempt.deadline),
             "seconds_left": attempt_rules.seconds_left(attempt, now) if not attempt.finished else 0}
+    shown = question_clock.current(attempt, now) if not attempt.finished else None
+    if shown is not None:  # a clock per question: the current question only
+        body |= {"question_time_s": attempt.question_time_s, "position": shown.position + 1,
+                 "question_count": attempt.question_count, "question_deadline": iso(shown.deadline),
+                 "question_seconds_left": shown.seconds_left(now)}
     if with_questions and not attempt.finished:
-        body["questions"] = [question_json(item) for item in attempt.items]
+        items = [attempt.items[shown.position]] if shown is not None else attempt.items
+        body["questions"] = [question_json(item) for item in items]
     if attempt.finished:
         as_of = freeze.frozen_at(attempt.contest, now)
         rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, attempt.user, as_of)
@@ -289,6 +296,25 @@ def show(attempt_id):
     now = utcnow()
     attempt_rules.finalize_user_expired(db.session, user, now)
     attempt = attempt_rules.get_attempt(db.session, user, attempt_id)
+    return jsonify({"attempt": attempt_json(attempt, now, with_questions=True)})
+
+
+@bp.post("/v1/attempts/<attempt_id>/next")
+@public
+def next_question(attempt_id):
+    """A clock per question: leave the current question (one way); on the last, hand in.
+    An optional JSON {"position": n} (1-based, the question the client shows) makes a
+    repeated request move on once."""
+    user = require_user()
+    data = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(data, dict):
+        raise ContestError("请求体必须是 JSON 对象。")
+    position = data.get("position")
+    if position is not None and not (isinstance(position, int) and not isinstance(position, bool) and position >= 1):
+        raise ContestError("position must be a question number from 1")
+    now = utcnow()
+    attempt = attempt_rules.next_question(db.session, user, attempt_id, now,
+                                          leaving=None if position is None else position - 1)
     return jsonify({"attempt": attempt_json(attempt, now, with_questions=True)})
 
 

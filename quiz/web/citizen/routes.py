@@ -26,6 +26,9 @@ keep them when restyling):
                     #countdown (data-deadline ISO, data-seconds-left), #answered-count, #question-count,
                     buttons #save-answers (name=action value=save) and #submit-quiz (name=action value=submit),
                     hidden input #auto-field (name=auto, 1 when the countdown handed in)
+                    a clock per question (question_time_s): one fieldset.question only, #question-position,
+                    #question-count, #countdown for that question, hidden #position-field (name=position, from 0),
+                    button #next-question (name=action value=next) or, on the last question, #submit-quiz
     /result/<id>    #score, #time-used, #rank-city, #rank-district (timed attempts only), #auto-submitted,
                     ol#review with li.review-item.correct|.wrong, .verdict (✓ 正确 / ✗ 错误), .explanation
     /me             #best-result, ul#my-attempts with li.attempt-item, links .attempt-link,
@@ -83,6 +86,7 @@ from quiz.certificates import (
 )
 from quiz.clock import iso, local, utcnow
 from quiz.contest import attempts as attempt_rules
+from quiz.contest import question_clock
 from quiz.contest.errors import AttemptNotFound, ContestError, DeadlinePassed, NoContest
 from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
@@ -383,7 +387,21 @@ def quiz():
             return redirect(url_for("citizen.result", attempt_id=handed_in.id))
         flash("您当前没有进行中的答题。", "info")
         return redirect(url_for("citizen.index"))
+    if question_clock.per_question(attempt):
+        return render_one_question(attempt, now, contest)
     return render_paper("citizen/quiz.html", attempt, now, contest)
+
+
+def render_one_question(attempt: Attempt, now, contest):
+    """A clock per question: the current question alone, with its remaining time as the server counts it."""
+    shown = question_clock.current(attempt, now)
+    item = attempt_rules.with_questions(db.session, attempt).items[shown.position]
+    question = {"id": item.question.qid, "type": item.question.type, "type_name": TYPE_NAMES[item.question.type],
+                "stem": item.question.stem, "options": attempt_rules.shown_options(item),
+                "choices": attempt_rules.to_display(item, item.choices)}
+    seconds_left = shown.seconds_left(now)
+    return render_template("citizen/quiz.html", attempt=attempt, contest=contest, shown=shown, question=question,
+                           form=ActionForm(), seconds_left=seconds_left, deadline_iso=iso(shown.deadline))
 
 
 def render_paper(template: str, attempt: Attempt, now, contest):
@@ -414,6 +432,8 @@ def save_form(attempt_id):
         if attempt.auto_submitted:
             flash("答题时间已到，系统已按截止前保存的答案自动交卷。", "error")
         return redirect(url_for("citizen.result", attempt_id=attempt.id))
+    if question_clock.per_question(attempt):
+        return save_one_question(attempt, now)
     answers = {}
     for item in attempt.items:
         chosen = sorted(request.form.getlist(f"q-{item.question.qid}"))
@@ -435,6 +455,38 @@ def save_form(attempt_id):
         return redirect(url_for("citizen.result", attempt_id=attempt.id))
     flash("答案已保存。", "info")
     return redirect(url_for("citizen.practice" if attempt.practice else "citizen.quiz"))
+
+
+def save_one_question(attempt: Attempt, now):
+    """The form of a clock per question: save the shown question's answer, then 下一题 (or,
+    on the last, 交卷) moves on; the countdown at zero sends 下一题 with auto=1."""
+    try:
+        position = int(request.form.get("position", ""))
+    except ValueError:
+        abort(400)
+    if not 0 <= position < attempt.question_count:
+        abort(400)
+    item = attempt.items[position]
+    chosen = sorted(request.form.getlist(f"q-{item.question.qid}"))
+    if chosen != attempt_rules.to_display(item, item.choices) and (chosen or item.question.type == "multiple"):
+        try:
+            attempt_rules.save_answer(db.session, current_user, attempt.id, item.question.qid, chosen, now)
+        except DeadlinePassed:
+            flash("这道题的答题时间已到，最后一次修改未能保存。", "error")
+    action = request.form.get("action")
+    asked_auto = request.form.get("auto") == "1"
+    if action == "submit":  # 交卷 before the last question: the rest stay unanswered
+        auto = attempt_rules.countdown_hand_in(attempt, asked_auto, now)
+        attempt_rules.submit_attempt(db.session, current_user, attempt.id, now, auto=auto)
+    elif action == "next" or asked_auto:
+        attempt = attempt_rules.next_question(db.session, current_user, attempt.id, now, leaving=position,
+                                              auto=attempt_rules.countdown_hand_in(attempt, asked_auto, now))
+        if not attempt.finished:
+            return redirect(url_for("citizen.quiz"))
+    else:
+        flash("答案已保存。", "info")
+        return redirect(url_for("citizen.quiz"))
+    return redirect(url_for("citizen.result", attempt_id=attempt.id))
 
 
 @bp.post("/quiz/<int:attempt_id>/answer")
