@@ -256,3 +256,9 @@ def test_on_the_last_question_the_page_hands_in(app, citizens, clock_contest):
     assert done.headers["Location"].endswith(f"/result/{attempt.id}")
     row = attempt_row(attempt.id)
     assert (row.status, row.correct_count) == ("submitted", 1)
+
+
+def test_the_contest_api_says_the_clock_per_question(client, sample_bank):
+    per_question_contest()
+    assert client.get("/api/v1/contest").get_json()["question_time_s"] == 20
+

@@ -126,6 +126,8 @@ def spec() -> dict:
                     "starts_at": {"type": "string"}, "ends_at": {"type": "string"}, "time_limit_s": {"type": "integer"},
                     "questions_per_attempt": {"type": "integer"}, "attempts_per_day": {"type": "integer"},
                     "max_attempts": {"type": "integer"},
+                    "question_time_s": {"type": ["integer", "null"],
+                                        "description": "seconds per question, one question at a time (null: the whole paper at once)"},
                     "freeze_at": {"type": ["string", "null"], "format": "date-time", "description": "when the public boards freeze (封榜)"},
                     **frozen,
                     "districts": {"type": "array", "items": {"type": "object", "properties": {

@@ -243,7 +243,8 @@ def contest():
     c = the_contest()
     return jsonify({
         "slug": c.slug, "title": c.title, "theme": c.theme, "starts_at": iso(c.starts_at), "ends_at": iso(c.ends_at),
-        "time_limit_s": c.time_limit_s, "questions_per_attempt": c.questions_per_attempt,
+        "time_limit_s": c.time_limit_s, "question_time_s": c.question_time_s,
+        "questions_per_attempt": c.questions_per_attempt,
         "attempts_per_day": c.attempts_per_day, "max_attempts": c.max_attempts,
         "districts": [{"code": d["code"], "name": d["name"]} for d in c.districts],
         "freeze_at": iso(c.freeze_at), **leaderboard.frozen_fields(freeze.frozen_at(c, utcnow())),
