@@ -5,13 +5,14 @@ import orjson
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from quiz import auth, cli
+from quiz import auth, cli, finalizer, i18n
 from quiz.config import Config
 from quiz.db import embedded_postgres
 from quiz.db.session import close_session_safely
 from quiz.extensions import csrf, db, limiter, login_manager, migrate
 from quiz.redis_connection import RedisConnection
-from quiz.web import admin, api, citizen, display, errors, security
+from quiz.web import admin, api, citizen, contest_scope, display, errors, security
+from quiz.web.session_cookie import SessionCookies
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -33,6 +34,19 @@ class JSONProvider(DefaultJSONProvider):
 
 class QuizFlask(Flask):
     json_provider_class = JSONProvider
+    session_interface = SessionCookies()
+
+    def ensure_sync(self, func):
+        """Flask's, remembered per function: Flask asks inspect whether each of a request's
+        dozen hooks is a coroutine function on every request (docs/benchmarks.md)."""
+        known = self.__dict__.setdefault("_quiz_sync", {})
+        try:
+            return known[func]
+        except KeyError:
+            known[func] = made = super().ensure_sync(func)
+            return made
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
 
 
 def create_app(config=None) -> Flask:
@@ -59,6 +73,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     auth.init_app(app)
+    i18n.init_app(app)  # zh_CN messages from quiz/translations
+    finalizer.init_app(app)  # hands in abandoned attempts in the background
 
 
 def register_blueprints(app: Flask) -> None:
@@ -69,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(display.bp)
+    contest_scope.install(app)  # /c/<slug>/… and /api/v1/contests/<slug>/… twins of the contest paths
 
 
 def register_commands(app: Flask) -> None:

@@ -6,12 +6,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from quiz import phone_codes
+from quiz import groups, passwords, phone_codes
 from quiz.db import direct
 from quiz.models import ROLE_CITIZEN, ROLE_CITY, ROLE_DISTRICT, ApiToken, User
 
@@ -21,8 +19,6 @@ PHONE_MESSAGE = "请输入 11 位中国大陆手机号码。"
 _PHONE_SPACING = str.maketrans("", "", " \u3000-")  # spaces (also the ideographic one) and dashes
 GROUPS = ("青少年", "农民", "产业工人", "老年人", "领导干部和公务员", "其他")
 MIN_PASSWORD = 8
-# A hash to check against when the phone is unknown, so timing does not reveal registration.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
 
 class AccountError(Exception):
@@ -64,9 +60,8 @@ def mask_phone(phone: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    """A salted scrypt hash (the test settings lower its cost to keep the suite fast)."""
-    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
-    return generate_password_hash(password, method=method)
+    """A salted scrypt hash at OWASP's minimum cost, at most a few at once per worker (quiz/passwords.py)."""
+    return passwords.hash_password(password)
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -79,15 +74,21 @@ def storable(text: str, controls: bool = False) -> bool:
 
 
 def check_fields(phone, name, district, password, group, unit, districts: set[str],
-                 password_optional: bool = False) -> str:
+                 password_optional: bool = False, group_codes: set[str] | None = None) -> str:
     """Raise AccountError naming the first field that is wrong; return the phone as stored.
-    `password_optional`: registration by a phone code, where no password (None or "") is allowed."""
+    `password_optional`: registration by a phone code, where no password (None or "") is allowed.
+    `group_codes`: the contest's groups (quiz.groups.codes): then `group` must be one of them;
+    without them it is optional, one of GROUPS."""
     phone = normalize_phone(phone)
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 20 or not storable(name):
         raise AccountError("name", "姓名为 1 到 20 个字符。")
     if district not in districts:
         raise AccountError("district", "请选择所在区县。")
-    if group not in (None, "", *GROUPS):
+    if group_codes and group in (None, ""):
+        raise AccountError("group", "请选择参赛组别。")
+    if group_codes and not (isinstance(group, str) and group in group_codes):
+        raise AccountError("group", "请从列表中选择参赛组别。")
+    if not group_codes and group not in (None, "", *GROUPS):
         raise AccountError("group", "请选择列表中的人群。")
     if unit is not None and (not isinstance(unit, str) or len(unit) > 100 or not storable(unit)):
         raise AccountError("unit", "工作单位或学校最多 100 个字符。")
@@ -128,7 +129,8 @@ def register_citizen(session, phone, name, district, password, group, unit, dist
     """A new citizen. With `verify_phone` (PHONE_VERIFICATION) `code` must be the phone's
     live registration code (consumed with the registration) and the password is optional:
     without one the citizen logs in by code only. `address`: the client's (review flags)."""
-    phone = check_fields(phone, name, district, password, group, unit, districts, password_optional=verify_phone)
+    phone = check_fields(phone, name, district, password, group, unit, districts, password_optional=verify_phone,
+                         group_codes=groups.codes(contest))
     placed = place_unit(district, unit, township, contest)
     if verify_phone:
         with code_refusals():
@@ -192,9 +194,9 @@ def authenticate(session, phone, password) -> User | None:
     user = session.scalar(select(User).where(User.phone == phone)) if phone else None
     if (user is None or not user.password_hash or not isinstance(password, str)
             or not storable(password, controls=True)):
-        check_password_hash(_DUMMY_HASH, "x")  # also for an account without a password (code login only)
+        passwords.check_password(None, "x")  # also for an account without a password (code login only)
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    return user if passwords.check_password(user.password_hash, password) else None
 
 
 @contextlib.contextmanager

@@ -53,6 +53,15 @@ def load_user(user_key: str) -> User | None:
     return user
 
 
+def signed_in() -> bool:
+    """current_user.is_authenticated, without asking Flask-Login when the request carries
+    neither a session user nor a remember-me cookie (health checks, API calls, first visits):
+    it would find no one, after hashing the client's address for session protection."""
+    if "_user_id" not in session and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies:
+        return False
+    return current_user.is_authenticated
+
+
 def bearer_token() -> str | None:
     """The token of an `Authorization: Bearer <token>` header, unchecked."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")

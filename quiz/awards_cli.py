@@ -13,6 +13,7 @@ from quiz.accounts import mask_name, mask_phone
 from quiz.cli_contest import named_contest
 from quiz.clock import utcnow
 from quiz.extensions import db
+from quiz.i18n import _
 
 awards_cli = AppGroup("awards", help="Prizes: assign the ranked tiers, draw, publish (公示).")
 
@@ -31,8 +32,9 @@ def awards_assign(slug):
     except awards.AwardsRefused as exc:
         raise _refused(exc) from None
     for tier, count in outcome.per_tier:
-        click.echo(f"{tier['name']}（{awards.tier_rule(tier)}）：{count} 人")
-    click.echo(f"{slug}: 评奖完成，{outcome.changed} 处变化" if outcome.changed else f"{slug}: 评奖完成，结果与上次相同")
+        click.echo(_("%(tier)s (%(rule)s): %(count)s people", tier=tier["name"], rule=awards.tier_rule(tier), count=count))
+    click.echo(_("%(slug)s: awards assigned, %(count)s change(s)", slug=slug, count=outcome.changed) if outcome.changed
+               else _("%(slug)s: awards assigned, the same as last time", slug=slug))
 
 
 @awards_cli.command("eligible")
@@ -55,7 +57,7 @@ def awards_eligible(slug, tier, out):
             writer.writerow([uid, mask_name(row.name), names.get(row.district, row.district or ""), row.score])
     click.echo(f"eligible: {len(pool.standings)}")
     click.echo(f"eligible_sha256: {pool.sha256}")
-    click.echo(f"wrote {out}")
+    click.echo(_("wrote %(out)s", out=out))
 
 
 @awards_cli.command("draw")
@@ -80,7 +82,7 @@ def awards_draw(slug, tier, seed):
         click.echo(f"{award.position}\t{user.id}\t{mask_name(user.name)}\t{mask_phone(user.phone)}\t"
                    f"{names.get(user.district, user.district or '')}")
     if result.repeated:
-        click.echo("（已抽过：与上次结果相同，未作改动）")
+        click.echo(_("(drawn before: the same result as last time, nothing changed)"))
 
 
 @awards_cli.command("publish")
@@ -92,4 +94,5 @@ def awards_publish(slug):
         awards.publish(db.session, contest, utcnow())
     except awards.AwardsRefused as exc:
         raise _refused(exc) from None
-    click.echo(f"{slug}: 获奖名单已公示，异议期 {contest.objection_days} 天")
+    click.echo(_("%(slug)s: the winners are published; objections are open for %(days)s days", slug=slug,
+                 days=contest.objection_days))

@@ -12,12 +12,14 @@ from quiz.accounts import AccountError, create_organizer, normalize_phone
 from quiz.bank.export import FORMATS, ExportRefused, export_bank
 from quiz.bank.importer import import_bank
 from quiz.bank.lint import lint_bank
+from quiz.bank.summary import count_lines
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.cli_contest import named_contest
 from quiz.clock import utcnow
 from quiz.contest.attempts import finalize_expired
 from quiz.contest.definition import check_against_bank, import_contest, pinned_bank, validate_contest
 from quiz.extensions import db
+from quiz.i18n import _
 from quiz.models import Bank, Contest, User
 from quiz.web.audit import record as audit
 
@@ -40,13 +42,13 @@ def _read(path: str) -> bytes:
 def _fail(path: str, problems) -> None:
     for problem in problems:
         click.echo(problem.format(path), err=True)
-    click.echo(f"{len(problems)} problem(s); nothing was changed.", err=True)
+    click.echo(_("%(count)s problem(s); nothing was changed.", count=len(problems)), err=True)
     sys.exit(1)
 
 
-def _print_counts(counts: dict) -> None:
-    for label, values in counts.items():
-        click.echo(f"  by {label}: " + ", ".join(f"{k}={v}" for k, v in sorted(values.items(), key=lambda kv: str(kv[0]))))
+def _print_counts(counts: dict, categories: dict | None = None) -> None:
+    for label, items in count_lines(counts, categories):
+        click.echo("  " + label + _(": ") + items)
 
 
 @bank_cli.command("validate")
@@ -57,8 +59,8 @@ def bank_validate(file):
         bank = validate_bank(_read(file), current_app.config["BANK_MAX_BYTES"], file)
     except BankInvalid as exc:
         _fail(file, exc.problems)
-    click.echo(f"{file}: OK: bank {bank.slug} version {bank.version}, {len(bank.questions)} questions")
-    _print_counts(bank.counts())
+    click.echo(_("%(file)s: OK: bank %(slug)s version %(version)s, %(count)s questions", file=file, slug=bank.slug, version=bank.version, count=len(bank.questions)))
+    _print_counts(bank.counts(), bank.categories)
 
 
 @bank_cli.command("lint")
@@ -75,7 +77,7 @@ def bank_lint(file, strict):
         click.echo(f"{file}: {line}")
     for warning in report.warnings:
         click.echo(warning.format(file), err=True)
-    click.echo(f"{file}: {len(report.warnings)} warning(s)")
+    click.echo(_("%(file)s: %(count)s warning(s)", file=file, count=len(report.warnings)))
     if strict and report.warnings:
         sys.exit(1)
 
@@ -91,16 +93,15 @@ def bank_import(file, dry_run):
         _fail(file, exc.problems)
     bank = outcome.bank
     if not outcome.created:
-        click.echo(f"{file}: unchanged: bank {bank.slug} version {bank.version} was already imported from identical content")
+        click.echo(_("%(file)s: unchanged: bank %(slug)s version %(version)s was already imported from identical content", file=file, slug=bank.slug, version=bank.version))
         return
     if dry_run:
-        click.echo(f"{file}: dry run: bank {bank.slug} version {bank.version} would be imported "
-                   f"({sum(outcome.counts['type'].values())} questions); nothing was changed")
-        _print_counts(outcome.counts)
+        click.echo(_("%(file)s: dry run: bank %(slug)s version %(version)s would be imported (%(count)s questions); nothing was changed", file=file, slug=bank.slug, version=bank.version, count=sum(outcome.counts['type'].values())))
+        _print_counts(outcome.counts, outcome.bank.categories)
         return
     audit(db.session, None, "bank.import", f"{bank.slug} v{bank.version} ({Path(file).name})")
-    click.echo(f"{file}: imported bank {bank.slug} version {bank.version} ({sum(outcome.counts['type'].values())} questions)")
-    _print_counts(outcome.counts)
+    click.echo(_("%(file)s: imported bank %(slug)s version %(version)s (%(count)s questions)", file=file, slug=bank.slug, version=bank.version, count=sum(outcome.counts['type'].values())))
+    _print_counts(outcome.counts, outcome.bank.categories)
 
 
 @bank_cli.command("export")
@@ -121,8 +122,8 @@ def bank_export(slug, version, fmt, out):
     except OSError as exc:
         raise click.ClickException(f"{out}: {exc.strerror}") from None
     bank = exported.bank
-    retired = f"; {exported.retired_left_out} retired question(s) left out" if exported.retired_left_out else ""
-    click.echo(f"{out}: exported bank {bank.slug} version {bank.version} as {fmt} ({exported.questions} questions{retired})")
+    retired = _("; %(count)s retired question(s) left out", count=exported.retired_left_out) if exported.retired_left_out else ""
+    click.echo(_("%(out)s: exported bank %(slug)s version %(version)s as %(fmt)s (%(questions)s questions%(retired)s)", out=out, slug=bank.slug, version=bank.version, fmt=fmt, questions=exported.questions, retired=retired))
 
 
 @contest_cli.command("validate")
@@ -135,7 +136,7 @@ def contest_validate(file):
     problems = check_against_bank(db.session, valid)
     if problems:
         _fail(file, problems)
-    click.echo(f"{file}: OK: contest {valid.slug}")
+    click.echo(_("%(file)s: OK: contest %(slug)s", file=file, slug=valid.slug))
 
 
 @contest_cli.command("import")
@@ -152,11 +153,14 @@ def contest_import(file, shift_to_now):
     except BankInvalid as exc:
         _fail(file, exc.problems)
     bank = db.session.get(Bank, contest.bank_id)
-    switched = f" (switched from {before[0]} version {before[1]})" if before not in (None, (bank.slug, bank.version)) else ""
+    switched = _(" (switched from %(bank)s version %(version)s)", bank=before[0], version=before[1]) \
+        if before not in (None, (bank.slug, bank.version)) else ""
     audit(db.session, None, "contest.import", f"{contest.slug} ({Path(file).name}): bank {bank.slug} v{bank.version}{switched}")
-    click.echo(f"{file}: {'created' if created else 'updated'} contest {contest.slug} "
-               f"({contest.starts_at:%Y-%m-%d %H:%M} – {contest.ends_at:%Y-%m-%d %H:%M} UTC)")
-    click.echo(f"{file}: papers are drawn from bank {bank.slug} version {bank.version}{switched}")
+    message = _("%(file)s: created contest %(slug)s (%(starts)s – %(ends)s UTC)") if created \
+        else _("%(file)s: updated contest %(slug)s (%(starts)s – %(ends)s UTC)")
+    click.echo(message % {"file": file, "slug": contest.slug, "starts": f"{contest.starts_at:%Y-%m-%d %H:%M}",
+                          "ends": f"{contest.ends_at:%Y-%m-%d %H:%M}"})
+    click.echo(_("%(file)s: papers are drawn from bank %(slug)s version %(version)s%(switched)s", file=file, slug=bank.slug, version=bank.version, switched=switched))
 
 
 @contest_cli.command("unfreeze")
@@ -168,10 +172,9 @@ def contest_unfreeze(slug):
         revealed = freeze.unfreeze(db.session, contest, None, utcnow())
     except freeze.NotFrozen as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{slug}: unfrozen at {contest.unfrozen_at:%Y-%m-%d %H:%M:%S} UTC (frozen since "
-               f"{contest.freeze_at:%Y-%m-%d %H:%M:%S} UTC): the public boards show the live standings")
+    click.echo(_("%(slug)s: unfrozen at %(unfrozen_at)s UTC (frozen since %(freeze_at)s UTC): the public boards show the live standings", slug=slug, unfrozen_at=format(contest.unfrozen_at, '%Y-%m-%d %H:%M:%S'), freeze_at=format(contest.freeze_at, '%Y-%m-%d %H:%M:%S')))
     if not revealed:
-        click.echo(f"{slug}: Redis unavailable, cached pages expire by themselves within seconds", err=True)
+        click.echo(_("%(slug)s: Redis unavailable, cached pages expire by themselves within seconds", slug=slug), err=True)
 
 
 @admin_cli.command("create")
@@ -186,7 +189,7 @@ def admin_create(phone, name, role, district, promote):
     prompt or stdin, never argv. An existing account of another role is changed only with
     --promote; either way its sessions and API tokens end."""
     if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
@@ -195,7 +198,7 @@ def admin_create(phone, name, role, district, promote):
         raise click.ClickException(f"{exc.field}: {exc.message}") from None
     audit(db.session, None, "admin.create",
           f"{user.phone} role={role} district={district or ''}{' promote' if promote else ''}")
-    click.echo(f"organizer {user.phone} ({role}{' ' + district if district else ''}) ready")
+    click.echo(_("organizer %(phone)s (%(role)s%(district)s) ready", phone=user.phone, role=role, district=' ' + district if district else ''))
 
 
 @admin_cli.command("totp")
@@ -205,10 +208,10 @@ def admin_totp(phone):
     try:
         phone = normalize_phone(phone)
     except AccountError as exc:
-        raise click.ClickException(f"phone: {exc.message}") from None
+        raise click.ClickException(_("phone: %(message)s", message=exc.message)) from None
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None or not user.is_organizer:
-        raise click.ClickException(f"no organizer with phone {phone}")
+        raise click.ClickException(_("no organizer with phone %(phone)s", phone=phone))
     user.totp_secret = totp.new_secret()
     db.session.commit()
     audit(db.session, None, "admin.totp", f"{user.phone} enrolled")
@@ -219,15 +222,17 @@ def _set_staff(phones, on: bool) -> None:
     try:
         marking = staff.set_staff_by_phone(db.session, list(phones), on, None)
     except staff.UnknownAccounts as exc:
-        raise click.ClickException(f"no account with phone {', '.join(exc.phones)}; nothing was changed") from None
+        raise click.ClickException(_("no account with phone %(phones)s; nothing was changed", phones=', '.join(exc.phones))) from None
     for user in marking.changed:
-        click.echo(f"{user.phone}: {'marked staff/test: off the public boards' if on else 'unmarked: back on the public boards'}")
+        click.echo(_("%(phone)s: marked staff/test: off the public boards", phone=user.phone) if on
+                   else _("%(phone)s: unmarked: back on the public boards", phone=user.phone))
     for user in marking.unchanged:
-        click.echo(f"{user.phone}: unchanged (already {'staff/test' if on else 'not staff'})")
+        click.echo(_("%(phone)s: unchanged (already staff/test)", phone=user.phone) if on
+                   else _("%(phone)s: unchanged (already not staff)", phone=user.phone))
     for slug in marking.rebuilt:
-        click.echo(f"{slug}: boards rebuilt")
+        click.echo(_("%(slug)s: boards rebuilt", slug=slug))
     for slug in marking.stale:
-        click.echo(f"{slug}: Redis unavailable, boards not rebuilt: run flask leaderboard rebuild {slug}", err=True)
+        click.echo(_("%(slug)s: Redis unavailable, boards not rebuilt: run flask leaderboard rebuild %(slug)s", slug=slug), err=True)
     if marking.stale:
         sys.exit(1)
 
@@ -260,9 +265,10 @@ def citizens_purge(slug, days):
         outcome = personal_data.purge_contest(db.session, contest, days, utcnow())
     except personal_data.PurgeRefused as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"{slug}: 已删除 {len(outcome.users)} 个市民账号的个人信息（姓名、手机号、单位）")
+    click.echo(_("%(slug)s: personal data (name, phone, unit) removed from %(count)s citizen account(s)",
+                 slug=slug, count=len(outcome.users)))
     for stale in outcome.stale:
-        click.echo(f"{stale}: Redis unavailable, boards not rebuilt: run flask leaderboard rebuild {stale}", err=True)
+        click.echo(_("%(stale)s: Redis unavailable, boards not rebuilt: run flask leaderboard rebuild %(stale)s", stale=stale), err=True)
     if outcome.stale:
         sys.exit(1)
 
@@ -271,7 +277,7 @@ def citizens_purge(slug, days):
 def attempts_finalize_expired():
     """Finish attempts whose deadline passed without a submit, with the answers saved in time."""
     done = finalize_expired(db.session, utcnow())
-    click.echo(f"finalized {done} expired attempt(s)")
+    click.echo(_("finalized %(done)s expired attempt(s)", done=done))
 
 
 @leaderboard_cli.command("rebuild")
@@ -283,17 +289,17 @@ def leaderboard_rebuild(slug):
         query = query.where(Contest.slug == slug)
     contests = db.session.scalars(query).all()
     if not contests:
-        raise click.ClickException(f"no contest {slug}" if slug else "no contest")
+        raise click.ClickException(_("no contest %(slug)s", slug=slug) if slug else _("no contest"))
     for contest in contests:
         stats = leaderboard.rebuild(db.session, contest)
-        click.echo(f"{contest.slug}: {stats['participants']} participants, {stats['attempts']} attempts ({stats['seconds']} s)")
+        click.echo(_("%(slug)s: %(participants)s participants, %(attempts)s attempts (%(seconds)s s)", slug=contest.slug, participants=stats['participants'], attempts=stats['attempts'], seconds=stats['seconds']))
 
 
 @redis_cli.command("stop")
 def redis_stop():
     """Save and stop the embedded Redis server of this instance."""
     embedded_redis.stop(current_app.instance_path)
-    click.echo("embedded redis stopped")
+    click.echo(_("embedded redis stopped"))
 
 
 def init_app(app) -> None:

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from quiz.clock import utcnow
 from quiz.contest.rules import current_contest
 from quiz.extensions import db
+from quiz.i18n import _
 from quiz.models import Contest
 
 
@@ -12,7 +13,7 @@ def named_contest(slug: str) -> Contest:
     """The contest SLUG, or the command stops with 没有竞赛 SLUG (exit 1)."""
     contest = db.session.scalar(select(Contest).where(Contest.slug == slug))
     if contest is None:
-        raise click.ClickException(f"没有竞赛 {slug}")
+        raise click.ClickException(_("no contest %(slug)s", slug=slug))
     return contest
 
 
@@ -22,5 +23,5 @@ def contest_or_current(slug: str | None) -> Contest:
         return named_contest(slug)
     contest = current_contest(db.session, utcnow())
     if contest is None:
-        raise click.ClickException("没有竞赛")
+        raise click.ClickException(_("no contest"))
     return contest

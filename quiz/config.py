@@ -124,8 +124,10 @@ class Config:
         # Number of reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust (0: none).
         self.PROXY_FIX_X_FOR = int(env.get("PROXY_FIX_X_FOR", 0))
         self.LEADERBOARD_CACHE_MS = int(env.get("LEADERBOARD_CACHE_MS", 1000))
+        # Abandoned attempts are handed in by a sweep in every app process this often (quiz/finalizer.py; 0: off).
+        self.FINALIZE_EVERY_S = float(env.get("FINALIZE_EVERY_S", 3))
         # The contest's public address (https://quiz.example.org) printed and QR-coded on
-        # certificates; None: the address the request came in on.
+        # certificates and on the displays' and posters' 扫码参赛; None: the address the request came in on.
         self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL") or None
         # Certificate look-ups (/certificates/<code>) from one address.
         self.CERTIFICATE_LOOKUP_LIMIT = env.get("CERTIFICATE_LOOKUP_LIMIT", "60 per minute")
@@ -157,10 +159,11 @@ class TestConfig(Config):
         self.REDIS_URL = redis_url
         self.SECRET_KEY = "test-secret-key"
         self.RATELIMIT_ENABLED = False
-        self.PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # production keeps werkzeug's stronger default
+        self.PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # production: quiz.passwords.PASSWORD_HASH (OWASP's minimum)
         # The suite registers with passwords; tests of phone codes use app_with(PHONE_VERIFICATION=True).
         self.PHONE_VERIFICATION = False
         self.SMS_SHOW_CODE = False
+        self.FINALIZE_EVERY_S = 0  # no background sweep: tests pass their clock (test_finalize_without_cron turns it on)
 
 
 def normalise_database_url(url: str) -> str:

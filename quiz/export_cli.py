@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from quiz import exports
 from quiz.cli_contest import contest_or_current
 from quiz.extensions import db
+from quiz.i18n import _
 from quiz.web.audit import record as audit
 
 export_cli = AppGroup("export", help="Export results and per-district summaries (full phone numbers).")
@@ -26,7 +27,7 @@ def _export(kind: str, fmt: str, out: str, slug: str | None, district: str | Non
     rows = exports.rows_for(kind, db.session, contest, district, full_phones=True)
     exports.write_file(fmt, rows, out, title=contest.title)
     audit(db.session, None, "export", f"{kind} {fmt} {contest.slug} district={district or 'all'} -> {Path(out).name}")
-    click.echo(f"wrote {out}")
+    click.echo(_("wrote %(out)s", out=out))
 
 
 def _options(command):

@@ -10,18 +10,22 @@ The final standings (one row per citizen) are quiz.standings.final_standings as 
 """
 import csv
 import io
+import itertools
 import os
 import re
 import tempfile
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 from sqlalchemy import select
 
+from quiz import figures, groups
 from quiz.accounts import mask_phone
 from quiz.clock import local
+from quiz.i18n import _
 from quiz.leaderboard import public_accounts
 from quiz.models import ATTEMPT_ACTIVE, Attempt, Contest, User
 from quiz.standings import final_standings
@@ -29,7 +33,8 @@ from quiz.stats import district_figures
 
 BATCH = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-STATUS_NAMES = {"submitted": "已交卷", "expired": "超时自动交卷", "active": "答题中"}
+STATUS_NAMES = figures.STATUS_NAMES
+DATETIME_TEXT = "%Y-%m-%d %H:%M:%S"  # CSV cells; XLSX cells are real date-times in this format
 
 RESULT_HEADER = ("答题编号", "姓名", "手机号", "区县", "人群", "工作单位或学校", "开始时间", "交卷时间", "得分", "满分", "答对题数", "题数", "用时（秒）", "状态")
 DISTRICT_HEADER = ("区县代码", "区县", "常住人口", "参与人数", "每万人参与人数", "答题次数", "平均分")
@@ -54,9 +59,11 @@ def result_rows(session, contest: Contest, district: str | None = None, full_pho
     """The header, then one row per timed attempt of the contest (practice, staff, test and
     organizer accounts excluded), oldest first."""
     names = contest.district_names()
+    group_names = groups.names(contest)  # a contest with groups: the attempt's group, by its name
     yield RESULT_HEADER
     query = (
-        select(Attempt.id, User.name, User.phone, User.district, User.group, User.unit,
+        select(Attempt.id, User.name, User.phone, User.district,
+               (Attempt.group if group_names else User.group).label("group"), User.unit,
                Attempt.started_at, Attempt.finished_at, Attempt.score, Attempt.max_score,
                Attempt.correct_count, Attempt.question_count, Attempt.time_used_ms, Attempt.status)
         .join(User, User.id == Attempt.user_id)
@@ -74,21 +81,21 @@ def result_rows(session, contest: Contest, district: str | None = None, full_pho
         finished = row.status != ATTEMPT_ACTIVE
         yield (
             row.id, row.name, row.phone if full_phones else mask_phone(row.phone),
-            names.get(row.district, row.district or ""), row.group or "", row.unit or "",
-            local(row.started_at).strftime("%Y-%m-%d %H:%M:%S"),
-            local(row.finished_at).strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else "",
+            names.get(row.district, row.district or ""), group_names.get(row.group, row.group or ""), row.unit or "",
+            wall_time(row.started_at), wall_time(row.finished_at) if row.finished_at else "",
             row.score if finished else "", row.max_score if finished else "",
             row.correct_count if finished else "", row.question_count,
-            round(row.time_used_ms / 1000, 1) if row.time_used_ms is not None else "",
-            STATUS_NAMES.get(row.status, row.status),
+            figures.time_used_seconds(row.time_used_ms) if row.time_used_ms is not None else "",
+            figures.status_name(row.status),
         )
 
 
 def district_rows(session, contest: Contest, district: str | None = None) -> Iterator[tuple]:
+    """The header, then each district: quiz.figures' 参与人数, 人次 and 平均分 ("—" without participants)."""
     yield DISTRICT_HEADER
     for figure in district_figures(session, contest, district):
         yield (figure.code, figure.name, figure.population, figure.participants, round(figure.per_10k, 2),
-               figure.attempts, figure.mean_score if figure.mean_score is not None else "")
+               figure.attempts, figure.mean_score if figure.mean_score is not None else figures.NO_DATA)
 
 
 def standing_rows(session, contest: Contest, district: str | None = None, full_phones: bool = False) -> Iterator[tuple]:
@@ -104,8 +111,14 @@ def standing_rows(session, contest: Contest, district: str | None = None, full_p
             row.rank, row.name, row.phone if full_phones else mask_phone(row.phone),
             names.get(row.district, row.district or ""), townships.get((row.district, row.township), row.township or ""),
             row.unit or "", row.group or "", row.score, row.time_used_ms,
-            local(row.finished_at).strftime("%Y-%m-%d %H:%M:%S"), row.attempts,
+            wall_time(row.finished_at), row.attempts,
         )
+
+
+def wall_time(moment: datetime) -> datetime:
+    """A stored naive-UTC instant as a naive Asia/Shanghai date-time, to the second: what a
+    spreadsheet cell holds (CSV writes it as DATETIME_TEXT)."""
+    return local(moment).replace(tzinfo=None, microsecond=0)
 
 
 def rows_for(kind: str, session, contest: Contest, district: str | None, full_phones: bool) -> Iterator[tuple]:
@@ -125,7 +138,8 @@ def csv_chunks(rows: Iterable[tuple], rows_per_chunk: int = 1000) -> Iterator[by
     buffer.write("\ufeff")
     pending = 0
     for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
+        writer.writerow([value.strftime(DATETIME_TEXT) if isinstance(value, datetime) else safe_cell(value)
+                         for value in row])
         pending += 1
         if pending >= rows_per_chunk:
             yield buffer.getvalue().encode("utf-8")
@@ -142,21 +156,56 @@ def write_xlsx(rows: Iterable[tuple], path: str, title: str = "导出") -> None:
     openpyxl's write-only mode makes a Python object per cell, too slow for 200,000 rows
     (docs/benchmarks.md); writing the sheet XML ourselves keeps one chunk of rows in
     memory. Tests read the files back with openpyxl.
+
+    The header row is bold and frozen (it stays in view while scrolling); the column widths
+    fit the header and the first WIDTH_SAMPLE rows; date-times are date-time cells.
     """
+    rows = iter(rows)
+    sample = list(itertools.islice(rows, WIDTH_SAMPLE))
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
         for name, content in _XLSX_PARTS.items():
             book.writestr(name, content.replace("{title}", _xml_text(title[:31])))
         with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
             sheet.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+                        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                        b'<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+                        b'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft"/></sheetView></sheetViews>'
+                        + _xlsx_cols(sample).encode() + b'<sheetData>')
             pending: list[str] = []
-            for number, row in enumerate(rows, start=1):
+            for number, row in enumerate(itertools.chain(sample, rows), start=1):
                 pending.append(_xlsx_row(number, row))
                 if len(pending) >= 1000:
                     sheet.write("".join(pending).encode("utf-8"))
                     pending.clear()
             sheet.write("".join(pending).encode("utf-8"))
             sheet.write(b"</sheetData></worksheet>")
+
+
+WIDTH_SAMPLE = 1000  # rows (the header included) that decide the column widths
+MAX_WIDTH = 60
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_STYLE_DATETIME, _STYLE_HEADER = 1, 2  # cellXfs of xl/styles.xml
+
+
+def text_width(value) -> int:
+    """How many character widths a cell needs: CJK characters count twice."""
+    if isinstance(value, datetime):
+        return len(DATETIME_TEXT) + 2  # 2021-05-23 10:00:00
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _xlsx_cols(sample: list[tuple]) -> str:
+    widths: list[int] = []
+    for row in sample:
+        for i, value in enumerate(row):
+            if i >= len(widths):
+                widths.append(8)
+            widths[i] = max(widths[i], min(MAX_WIDTH, text_width(value) + 2))
+    if not widths:
+        return ""
+    return "<cols>" + "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                              for i, w in enumerate(widths, 1)) + "</cols>"
 
 
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -175,11 +224,15 @@ def _xlsx_row(number: int, row: tuple) -> str:
         ref = f"{column}{number}"
         if isinstance(value, bool):
             cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
+        elif isinstance(value, datetime):
+            serial = (value.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400
+            cells.append(f'<c r="{ref}" s="{_STYLE_DATETIME}"><v>{serial:.10f}</v></c>')
         elif isinstance(value, int | float):
             cells.append(f'<c r="{ref}"><v>{value}</v></c>')
         else:
             text = _xml_text(str(safe_cell(value)))
-            cells.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+            style = f' s="{_STYLE_HEADER}"' if number == 1 else ""
+            cells.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
     return f'<row r="{number}">{"".join(cells)}</row>'
 
 
@@ -191,6 +244,7 @@ _XLSX_PARTS = {
         '<Default Extension="xml" ContentType="application/xml"/>'
         '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
         '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
         '</Types>'),
     "_rels/.rels": (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -206,7 +260,22 @@ _XLSX_PARTS = {
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
         '</Relationships>'),
+    # cellXfs: 0 plain, 1 date-time (yyyy-mm-dd hh:mm:ss), 2 the bold header
+    "xl/styles.xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts>'
+        '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+        '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+        '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'),
 }
 
 
@@ -240,8 +309,8 @@ class UnknownDistrict(ValueError):
     """An export was asked for a district the contest does not have."""
 
     def __init__(self, contest: Contest, district: str):
-        super().__init__(f"unknown district {district!r}; the districts of {contest.slug} are "
-                         + ", ".join(contest.district_names()))
+        super().__init__(_("unknown district %(district)r; the districts of %(contest)s are %(districts)s",
+                           district=district, contest=contest.slug, districts=", ".join(contest.district_names())))
         self.district = district
 
 

@@ -7,14 +7,16 @@ Redis Cluster slot and its Lua scripts and MULTI blocks stay legal there.
 |---------------------------------------|--------|--------------------------------------------------|-------|
 | quiz:{slug}:city                      | zset   | member (finish, first attempt, user id) -> score and time | none |
 | quiz:{slug}:d:<district>              | zset   | the same, one per district ("-" = no district)   | none  |
+| quiz:{slug}:g:<group>                 | zset   | the same, one per contest group (quiz/groups.py), of the attempts taken in it | none |
+| quiz:{slug}:gm:<group>                | hash   | user id -> the citizen's member of that group's board | none |
 | quiz:{slug}:members                   | hash   | user id -> the citizen's current member of the boards | none |
 | quiz:{slug}:names                     | hash   | user id -> "masked name<TAB>district code"       | none  |
-| quiz:{slug}:agg                       | hash   | <district>:participants/attempts/best_sum, all:* | none  |
+| quiz:{slug}:agg                       | hash   | <district>:participants/attempts/best_sum, all:*, g:<group>:participants/attempts | none |
 | quiz:{slug}:recorded                  | set    | attempt ids already counted (idempotence)        | none  |
 | quiz:{slug}:dq                        | set    | user ids disqualified in the contest (from SQL)  | none  |
 | quiz:{slug}:meta                      | hash   | built_at, updated_at (ms); no built_at = rebuild | none  |
-| quiz:{slug}:f:city, f:d:<district>    | zset   | frozen boards: the same of the attempts finished by freeze_at | none |
-| quiz:{slug}:f:members, f:names, f:agg | hash   | frozen members, names and aggregates             | none  |
+| quiz:{slug}:f:city, f:d:<district>, f:g:<group> | zset | frozen boards: the same of the attempts finished by freeze_at | none |
+| quiz:{slug}:f:members, f:gm:<group>, f:names, f:agg | hash | frozen members, names and aggregates | none |
 | quiz:{slug}:f:meta                    | hash   | built_at, as_of (the freeze instant, ISO, UTC), updated_at = as_of (ms) | none |
 | quiz:{slug}:new:<name>                | any    | a rebuild's fresh keys before the swap (new:f:<name> for frozen ones) | none |
 | quiz:{slug}:cache:<name>              | string | serialized JSON shared by all hosts (a bounded set of pages, top_json; units:<district or all> and full-scores of quiz.units); cache:f:<name> for the frozen view | 10 x LEADERBOARD_CACHE_MS |
@@ -169,9 +171,9 @@ def _name_value(name: str, district: str | None) -> str:
 # rebuild would do). The entry keeps the better of (zset score, finish) and the earlier first
 # attempt, so attempts told in any order give the entry a rebuild gives.
 _RECORD = """
--- KEYS: city, district board, names, agg, recorded, meta, dq, members
+-- KEYS: city, district board, names, agg, recorded, meta, dq, members, group board, group members
 -- ARGV: user id, zset score, score, name value, district, attempt id, now ms, events channel,
---       finish_s, first_s
+--       finish_s, first_s, group code ('' = the attempt has no group)
 if redis.call('HEXISTS', KEYS[6], 'built_at') == 0 then return -2 end
 if redis.call('SISMEMBER', KEYS[7], ARGV[1]) == 1 then return -3 end
 if redis.call('SADD', KEYS[5], ARGV[6]) == 0 then return -1 end
@@ -185,6 +187,28 @@ local function member(finish, first)  -- quiz.leaderboard.board_member
                        @MAX_USER_ID@ - tonumber(ARGV[1]))
 end
 local new, finish, first = tonumber(ARGV[2]), tonumber(ARGV[9]), tonumber(ARGV[10])
+if ARGV[11] ~= '' then  -- the group's board keeps its own best, of the attempts taken in the group
+  local g = 'g:' .. ARGV[11]
+  redis.call('HINCRBY', KEYS[4], g .. ':attempts', 1)
+  local g_member = redis.call('HGET', KEYS[10], ARGV[1])
+  local g_old = g_member and redis.call('ZSCORE', KEYS[9], g_member)
+  if not g_old then
+    local m = member(finish, first)
+    redis.call('ZADD', KEYS[9], ARGV[2], m)
+    redis.call('HSET', KEYS[10], ARGV[1], m)
+    redis.call('HINCRBY', KEYS[4], g .. ':participants', 1)
+  else
+    local g_finish = @MAX_SECOND@ - tonumber(string.sub(g_member, 1, @SD@))
+    local g_first = @MAX_SECOND@ - tonumber(string.sub(g_member, @SD@ + 1, 2 * @SD@))
+    local g_better = new > tonumber(g_old) or (new == tonumber(g_old) and finish < g_finish)
+    local m = member(g_better and finish or g_finish, math.min(first, g_first))
+    if m ~= g_member or g_better then
+      redis.call('ZREM', KEYS[9], g_member)
+      redis.call('ZADD', KEYS[9], g_better and ARGV[2] or g_old, m)
+      redis.call('HSET', KEYS[10], ARGV[1], m)
+    end
+  end
+end
 local old_member = redis.call('HGET', KEYS[8], ARGV[1])
 local old = old_member and redis.call('ZSCORE', KEYS[1], old_member)
 if not old then  -- new, or a board lost while the members hash stayed
@@ -234,9 +258,11 @@ return 0
 """
 
 
-def _record_keys(slug: str, district: str) -> list[str]:
+def _record_keys(slug: str, district: str, group: str | None = None) -> list[str]:
+    """The record script's keys; without a group its last two are never written."""
     return [_key(slug, "city"), _key(slug, "d", district), _key(slug, "names"), _key(slug, "agg"),
-            _key(slug, "recorded"), _key(slug, "meta"), _key(slug, "dq"), _key(slug, "members")]
+            _key(slug, "recorded"), _key(slug, "meta"), _key(slug, "dq"), _key(slug, "members"),
+            _key(slug, "g", group or NO_DISTRICT), _key(slug, "gm", group or NO_DISTRICT)]
 
 
 def _state() -> dict:
@@ -282,14 +308,16 @@ def _record(script: str, contest: Contest, attempt: Attempt, user: User, client=
         return True, None  # kept in SQL and labelled in the console, never on a board
     client = client or redis_client()
     district = user.district or NO_DISTRICT
+    group = getattr(attempt, "group", None)  # the group it was taken in, not the citizen's today
     try:
         with fail_open("record"):
             # EVALSHA (loaded once per server); the script also tells the displays (PUBLISH).
             reply = client.register_script(script)(
-                keys=_record_keys(contest.slug, district),
+                keys=_record_keys(contest.slug, district, group),
                 args=[user.id, board_score(attempt.score, attempt.time_used_ms), attempt.score,
                       _name_value(user.name, user.district), district, attempt.id, int(time.time() * 1000),
-                      _key(contest.slug, "events"), *_seconds(contest, attempt.finished_at, attempt.started_at)],
+                      _key(contest.slug, "events"), *_seconds(contest, attempt.finished_at, attempt.started_at),
+                      group or ""],
                 client=client,
             )
             outcome, city, in_district = reply if isinstance(reply, list) else (reply, -1, -1)
@@ -313,7 +341,10 @@ def _view_key(slug: str, as_of: datetime | None, *parts: str) -> str:
     return _key(slug, FROZEN, *parts) if as_of is not None else _key(slug, *parts)
 
 
-def _board_key(contest: Contest, district: str | None, as_of: datetime | None = None) -> str:
+def _board_key(contest: Contest, district: str | None, as_of: datetime | None = None, group: str | None = None) -> str:
+    """The city board, a district's (district) or a group's (group; the two are exclusive)."""
+    if group:
+        return _view_key(contest.slug, as_of, "g", group)
     return _view_key(contest.slug, as_of, "d", district) if district else _view_key(contest.slug, as_of, "city")
 
 
@@ -335,10 +366,11 @@ def _read(contest: Contest, as_of: datetime | None, commands) -> tuple:
 
 
 def top(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0,
-        as_of: datetime | None = None) -> dict:
+        as_of: datetime | None = None, group: str | None = None) -> dict:
     """{total, entries: [{rank, name, district, score, time_used_ms}]}; names masked,
-    district is the code ("" when none); raises Unavailable."""
-    board = _board_key(contest, district, as_of)
+    district is the code ("" when none); `group`: that group's board instead (not with
+    district); raises Unavailable."""
+    board = _board_key(contest, district, as_of, group)
 
     def commands(pipe):
         pipe.zcard(board)
@@ -397,14 +429,15 @@ CACHED_PAGES = 5  # of each size, the first pages (offset 0, limit, ..., 4 x lim
 
 
 def top_json(contest: Contest, district: str | None = None, limit: int = 20, offset: int = 0,
-             as_of: datetime | None = None) -> bytes:
+             as_of: datetime | None = None, group: str | None = None) -> bytes:
     """The serialized board (see top) with frozen_fields. The first CACHED_PAGES pages of each
-    of CACHED_LIMITS (city or a district) are cached briefly and shared by every app host; any
+    of CACHED_LIMITS (city, a district or a group) are cached briefly and shared by every app host; any
     other page is read from the board each time, so no caller can make a cache key per limit
     and offset."""
-    build = lambda: top(contest, district, limit, offset, as_of) | frozen_fields(as_of)  # noqa: E731
+    build = lambda: top(contest, district, limit, offset, as_of, group) | frozen_fields(as_of)  # noqa: E731
     if limit in CACHED_LIMITS and offset % limit == 0 and offset // limit < CACHED_PAGES:
-        return cached_json(contest, f"{district or 'city'}:{limit}:{offset}", build, as_of)
+        board = f"group:{group}" if group else district or "city"
+        return cached_json(contest, f"{board}:{limit}:{offset}", build, as_of)
     return _dumps(build())
 
 
@@ -502,10 +535,11 @@ def districts(contest: Contest, full_scores: dict[str, int] | None = None,
     return district_rows(contest, _agg_values(contest, as_of), full_scores)
 
 
-def totals(contest: Contest, district: str | None = None, as_of: datetime | None = None) -> dict:
-    """{participants, attempts, updated_at (ms or None)} of the city or one district; frozen
-    boards keep updated_at at the freeze instant. Raises Unavailable."""
-    prefix = district or "all"
+def totals(contest: Contest, district: str | None = None, as_of: datetime | None = None,
+           group: str | None = None) -> dict:
+    """{participants, attempts, updated_at (ms or None)} of the city, one district or one group;
+    frozen boards keep updated_at at the freeze instant. Raises Unavailable."""
+    prefix = f"g:{group}" if group else district or "all"
 
     def commands(pipe):
         pipe.hmget(_view_key(contest.slug, as_of, "agg"), [f"{prefix}:participants", f"{prefix}:attempts"])
@@ -540,12 +574,12 @@ def _finished_clause(contest: Contest):
 
 
 def _best_results(session, contest: Contest, as_of: datetime | None = None):
-    """Rows (id, user_id, score, time_used_ms, started_at, finished_at, name, district, closed_at)
-    of every finished attempt of an account on the public boards (finished by as_of, when given)."""
+    """Rows (id, user_id, score, time_used_ms, started_at, finished_at, name, district, closed_at,
+    group) of every finished attempt of an account on the public boards (finished by as_of, when given)."""
     cutoff = (Attempt.finished_at <= as_of,) if as_of is not None else ()
     return session.execute(
         select(Attempt.id, Attempt.user_id, Attempt.score, Attempt.time_used_ms, Attempt.started_at,
-               Attempt.finished_at, User.name, User.district, User.closed_at)
+               Attempt.finished_at, User.name, User.district, User.closed_at, Attempt.group)
         .join(User, User.id == Attempt.user_id)
         .where(*_finished_clause(contest), *counted_accounts(contest), *cutoff)
         .execution_options(yield_per=5000)
@@ -627,6 +661,7 @@ def _build_view(session, contest: Contest, client, as_of: datetime | None) -> tu
     attempt_ids: list[int] = []
     agg: dict[str, int] = {}
     closed: set[int] = set()  # closed accounts (注销): counted in agg, never on a ranking
+    by_group: dict[tuple[str, int], tuple] = {}  # (group, user id) -> (zset score, -finish_s, first_s)
     for row in _best_results(session, contest, as_of):
         if row.closed_at is not None:
             closed.add(row.user_id)
@@ -638,7 +673,16 @@ def _build_view(session, contest: Contest, client, as_of: datetime | None) -> tu
         if row.user_id not in best or (encoded, -finish_s) > (best[row.user_id][0], best[row.user_id][4]):
             best[row.user_id] = (encoded, row.score, row.name, row.district, -finish_s)
         first[row.user_id] = min(first.get(row.user_id, first_s), first_s)
+        if row.group:  # the group's board: the citizen's best of the attempts taken in the group
+            agg[f"g:{row.group}:attempts"] = agg.get(f"g:{row.group}:attempts", 0) + 1
+            known = by_group.get((row.group, row.user_id))
+            if known is None or (encoded, -finish_s) > known[:2]:
+                by_group[(row.group, row.user_id)] = (encoded, -finish_s, min(first_s, known[2]) if known else first_s)
+            else:
+                by_group[(row.group, row.user_id)] = (*known[:2], min(first_s, known[2]))
     session.rollback()  # end the read transaction so the late query below sees newer commits
+    for group, _uid in by_group:
+        agg[f"g:{group}:participants"] = agg.get(f"g:{group}:participants", 0) + 1
     for _encoded, score, _name, district, _finish in best.values():
         district = district or NO_DISTRICT
         agg[f"{district}:participants"] = agg.get(f"{district}:participants", 0) + 1
@@ -652,6 +696,8 @@ def _build_view(session, contest: Contest, client, as_of: datetime | None) -> tu
     names = ["city", "members", "names", "agg"] + ([] if as_of is not None else ["recorded", "dq"])  # frozen: never recorded to
     final = {name: _view_key(slug, as_of, name) for name in names}
     final |= {f"d:{code}": _view_key(slug, as_of, "d", code) for code in district_codes}
+    group_codes = {g["code"] for g in (contest.groups or [])} | {group for group, _uid in by_group}
+    final |= {f"{kind}:{code}": _view_key(slug, as_of, kind, code) for code in group_codes for kind in ("g", "gm")}
     fresh = {name: _key(slug, "new", *((FROZEN,) if as_of is not None else ()), name) for name in final}
     client.delete(*fresh.values())  # leftovers of a rebuild that died
     items = [(uid, board_member(-v[4], first[uid], uid), v) for uid, v in best.items() if uid not in closed]
@@ -666,6 +712,17 @@ def _build_view(session, contest: Contest, client, as_of: datetime | None) -> tu
         for code, members in by_district.items():
             pipe.zadd(fresh[f"d:{code}"], members)
         pipe.hset(fresh["names"], mapping={str(uid): _name_value(v[2], v[3]) for uid, _member, v in chunk})
+        pipe.execute()
+    group_items = [(group, uid, board_member(-v[1], v[2], uid), v[0]) for (group, uid), v in by_group.items()
+                   if uid not in closed]
+    for i in range(0, len(group_items), 10000):
+        boards: dict[str, tuple[dict, dict]] = {}  # group -> (board, members)
+        for group, uid, member, encoded in group_items[i:i + 10000]:
+            board, members = boards.setdefault(group, ({}, {}))
+            board[member], members[str(uid)] = encoded, member
+        for group, (board, members) in boards.items():
+            pipe.zadd(fresh[f"g:{group}"], board)
+            pipe.hset(fresh[f"gm:{group}"], mapping=members)
         pipe.execute()
     if as_of is None:
         for i in range(0, len(attempt_ids), 10000):

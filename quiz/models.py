@@ -5,7 +5,7 @@ the Asia/Shanghai calendar day.
 """
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
@@ -126,6 +126,9 @@ class Question(db.Model):
     source: Mapped[str | None] = mapped_column(String(255))
     line: Mapped[int] = mapped_column(Integer, default=0)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The question's place in a random order of the bank, set at insert: papers are drawn
+    # from windows of this order (quiz/contest/paper.py), never by reading the whole bank.
+    draw_key: Mapped[float] = mapped_column(Float, server_default=text("random()"))
 
     bank: Mapped[Bank] = relationship(back_populates="questions")
 
@@ -148,6 +151,8 @@ class Contest(db.Model):
     time_limit_s: Mapped[int] = mapped_column(Integer)
     # A clock per question (docs/contest.md): each question shown alone for this many seconds; None: the whole paper at once.
     question_time_s: Mapped[int | None] = mapped_column(Integer)
+    # featured: true in the contest file: the contest the bare paths mean (quiz.contest.rules.current_contest)
+    featured: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     questions_per_attempt: Mapped[int] = mapped_column(Integer)
     paper: Mapped[list] = mapped_column(JSON, default=list)
     points: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -156,6 +161,8 @@ class Contest(db.Model):
     districts: Mapped[list] = mapped_column(JSON)  # [{code, name, population}]
     units: Mapped[list | None] = mapped_column(JSON, default=list)  # [{code, name, district, kind}]; [] = free text
     townships: Mapped[dict | None] = mapped_column(JSON, default=dict)  # district code -> [{code, name}]
+    # The contest file's groups (组别, quiz/groups.py): [{code, name, paper?}]; [] or None: no groups.
+    groups: Mapped[list | None] = mapped_column(JSON, default=list)
     district_rank_by: Mapped[str] = mapped_column(String(20), default="per_10k", server_default="per_10k")
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     # Days after ends_at the citizens' personal data is kept (contest file); None: not stated.
@@ -197,6 +204,8 @@ class Attempt(db.Model):
             postgresql_where=text("status = 'active' AND NOT practice"),
         ),
         Index("attempts_by_contest_status", "contest_id", "status"),
+        # The finalizer's sweep (quiz/finalizer.py): running attempts by deadline.
+        Index("attempts_active_by_deadline", "deadline", postgresql_where=text("status = 'active'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -224,6 +233,9 @@ class Attempt(db.Model):
     question_time_s: Mapped[int | None] = mapped_column(Integer)
     question_position: Mapped[int | None] = mapped_column(Integer)
     question_served_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The contest group (a code of contest.groups) the citizen was in at the start: its board
+    # and its paper rules; None when the contest lists no groups (quiz/groups.py).
+    group: Mapped[str | None] = mapped_column(String(20))
 
     user: Mapped[User] = relationship()
     contest: Mapped[Contest] = relationship()

@@ -18,7 +18,8 @@ def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
     return tuple(tuple(bool(module) for module in row) for row in _symbol(url).matrix)
 
 
-def qr_svg(url: str, module_px: int = 4, title: str | None = None) -> str:
-    """An inline <svg> element (black on white, quiet zone included), `module_px` pixels a module."""
+def qr_svg(url: str, module_px: int = 4, title: str | None = None, scalable: bool = False) -> str:
+    """An inline <svg> element (black on white, quiet zone included), `module_px` pixels a module;
+    scalable: a viewBox instead of width and height, so that CSS sizes it (displays, posters)."""
     return _symbol(url).svg_inline(scale=module_px, border=QUIET_ZONE, dark="#000", light="#fff",
-                                   title=title, svgclass="qr-code", lineclass=None)
+                                   title=title, svgclass="qr-code", lineclass=None, omitsize=scalable)

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from quiz import stats, units
+from quiz import figures, stats, units
 from quiz.accounts import mask_name
 from quiz.clock import local, local_day
 from quiz.models import Attempt, Award, Contest, User
@@ -49,8 +49,9 @@ class DistrictFigure:
 
     @property
     def average_best_score(self) -> float | None:
-        """Mean of the participants' best scores; None without participants."""
-        return self.best_score_sum / self.participants if self.participants else None
+        """平均分 (quiz.figures.average_score): mean of the participants' best scores, 2 decimals;
+        None without participants."""
+        return figures.average_score(self.best_score_sum, self.participants)
 
     @property
     def full_score_rate(self) -> float:

@@ -10,6 +10,7 @@ from quiz import exports
 from quiz.cli_contest import named_contest
 from quiz.clock import utcnow
 from quiz.extensions import db
+from quiz.i18n import _
 from quiz.report import PERCENT, report_sheets, summary_report
 from quiz.web.audit import record as audit
 
@@ -27,7 +28,7 @@ def report_command(slug, out, district):
         raise click.BadParameter(str(exc), param_hint="'--district'") from None
     write_workbook(report_sheets(summary_report(db.session, contest, utcnow(), district)), out)
     audit(db.session, None, "export", f"report xlsx {contest.slug} district={district or 'all'} -> {Path(out).name}")
-    click.echo(f"wrote {out}")
+    click.echo(_("wrote %(out)s", out=out))
 
 
 def write_workbook(sheets, path: str) -> None:

@@ -49,7 +49,7 @@ def _ranked(contest: Contest, finished_by: datetime | None = None):
         where.append(Attempt.finished_at <= finished_by)
     per_citizen = (
         select(Attempt.user_id, Attempt.score, Attempt.max_score, Attempt.time_used_ms, Attempt.finished_at,
-               finish_s.label("finish_s"),
+               finish_s.label("finish_s"), Attempt.group.label("attempt_group"),
                func.row_number().over(partition_by=Attempt.user_id,
                                       order_by=(Attempt.score.desc(), Attempt.time_used_ms, finish_s, Attempt.id)
                                       ).label("nth"),
@@ -64,7 +64,9 @@ def _ranked(contest: Contest, finished_by: datetime | None = None):
     return (
         select(func.row_number().over(order_by=order).label("rank"),
                func.row_number().over(partition_by=User.district, order_by=order).label("district_rank"),
-               per_citizen.c.user_id, User.name, User.phone, User.district, User.township, User.unit, User.group,
+               per_citizen.c.user_id, User.name, User.phone, User.district, User.township, User.unit,
+               # A contest with groups: the group code of the best attempt (quiz/groups.py); else the 人群 text.
+               (per_citizen.c.attempt_group if contest.groups else User.group).label("group"),
                per_citizen.c.score, per_citizen.c.max_score, per_citizen.c.time_used_ms, per_citizen.c.finished_at,
                per_citizen.c.attempts)
         .join(User, User.id == per_citizen.c.user_id)

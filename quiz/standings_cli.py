@@ -17,6 +17,7 @@ from quiz.cli_contest import contest_or_current
 from quiz.clock import utcnow
 from quiz.disqualification import DisqualificationError, disqualify, reinstate
 from quiz.extensions import db
+from quiz.i18n import _
 from quiz.models import User
 from quiz.web.audit import record as audit
 
@@ -37,7 +38,7 @@ def export_standings(fmt, out, slug):
     contest = contest_or_current(slug)
     exports.write_file(fmt, exports.standing_rows(db.session, contest, full_phones=True), out, title=contest.title)
     audit(db.session, None, "export", f"standings {fmt} {contest.slug} district=all -> {Path(out).name}")
-    click.echo(f"wrote {out}")
+    click.echo(_("wrote %(out)s", out=out))
 
 
 @review_cli.command("flags")
@@ -49,7 +50,7 @@ def show_flags(slug):
     for flag in flags:
         people = ", ".join(f"{c.name} {c.phone} (id {c.user_id})" for c in flag.citizens)
         click.echo(f"[{review.KIND_NAMES[flag.kind]}] {flag.evidence}\n    {people}")
-    click.echo(f"{len(flags)} flag(s)")
+    click.echo(_("%(count)s flag(s)", count=len(flags)))
 
 
 def _citizen(phone: str) -> User:
@@ -59,7 +60,7 @@ def _citizen(phone: str) -> User:
         raise click.ClickException(exc.message) from None
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
-        raise click.ClickException(f"没有手机号为 {phone} 的市民")
+        raise click.ClickException(_("no citizen with phone %(phone)s", phone=phone))
     return user
 
 
@@ -72,7 +73,7 @@ def _act(action, phone: str, reason: str, slug: str | None, done: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{user.name} {user.phone}: {done} ({contest.slug})")
     if not outcome.boards_rebuilt:
-        click.echo("排行榜暂时无法更新；Redis 恢复后请运行 flask leaderboard rebuild。", err=True)
+        click.echo(_("The boards cannot be updated now; run flask leaderboard rebuild once Redis is back."), err=True)
 
 
 @review_cli.command("disqualify")
@@ -81,7 +82,7 @@ def _act(action, phone: str, reason: str, slug: str | None, done: str) -> None:
 @_contest_option
 def disqualify_citizen(phone, reason, slug):
     """Take a citizen out of the contest's boards, standings and draws (reversible)."""
-    _act(disqualify, phone, reason, slug, "已取消本竞赛资格")
+    _act(disqualify, phone, reason, slug, _("disqualified from this contest"))
 
 
 @review_cli.command("reinstate")
@@ -90,4 +91,4 @@ def disqualify_citizen(phone, reason, slug):
 @_contest_option
 def reinstate_citizen(phone, reason, slug):
     """Lift a citizen's disqualification."""
-    _act(reinstate, phone, reason, slug, "已恢复本竞赛资格")
+    _act(reinstate, phone, reason, slug, _("reinstated in this contest"))

@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, Text, and_, case, cast, func, select
+from sqlalchemy import Text, case, cast, func, select
 
+from quiz import figures
 from quiz.clock import local, local_day
-from quiz.leaderboard import counted_accounts
-from quiz.models import ATTEMPT_ACTIVE, Attempt, AttemptQuestion, Contest, Question, User
+from quiz.models import Attempt, AttemptQuestion, Contest, Question, User
 
 MIN_ANSWERS = 30  # below this a question's figures are too noisy to show
 GROUP_SHARE = 0.27  # upper and lower groups of the discrimination index
@@ -23,21 +23,10 @@ LOW_CORRECT_RATE = 0.2
 LOW_DISCRIMINATION = 0.2
 
 
-def _contest_attempts(contest: Contest, district: str | None, finished_only: bool):
-    """WHERE clauses for the timed attempts of a contest, optionally of one district (the
-    query joins users), of accounts on the public boards only."""
-    clauses = [Attempt.contest_id == contest.id, Attempt.practice.is_(False), *counted_accounts(contest)]
-    if finished_only:
-        clauses.append(Attempt.status != ATTEMPT_ACTIVE)
-    if district is not None:
-        clauses.append(User.district == district)
-    return and_(*clauses)
-
-
 def finished_attempts(contest: Contest, district: str | None = None):
-    """WHERE clause of the attempts that count as 人次 (a query that joins users): finished,
-    timed, of accounts counted in the contest (leaderboard.counted_accounts)."""
-    return _contest_attempts(contest, district, finished_only=True)
+    """WHERE clause of the attempts that count as 人次 (a query that joins users):
+    quiz.figures.counted_attempts."""
+    return figures.counted_attempts(contest, district)
 
 
 def per_10k(participants: int, population: int) -> float:
@@ -54,7 +43,7 @@ class DistrictFigure:
     population: int
     participants: int
     attempts: int
-    mean_score: float | None
+    mean_score: float | None  # 平均分 (quiz.figures.average_score)
 
     @property
     def per_10k(self) -> float:
@@ -74,15 +63,13 @@ class Dashboard:
 
 
 def dashboard(session, contest: Contest, now: datetime, district: str | None = None) -> Dashboard:
-    """The console's headline figures; a district organizer passes their district."""
-    where = _contest_attempts(contest, district, finished_only=False)
-    base = select().select_from(Attempt).join(User, User.id == Attempt.user_id).where(where)
-    total = session.execute(base.add_columns(func.count(), func.count(Attempt.user_id.distinct()))).one()
-    today = session.execute(base.add_columns(func.count(), func.count(Attempt.user_id.distinct()))
-                            .where(Attempt.day == local_day(now))).one()
+    """The console's headline figures; a district organizer passes their district.
+    参与人数 and 人次 are quiz.figures' (counted attempts), as on the boards and exports."""
+    total = figures.overall(session, contest, district)
+    today = figures.overall(session, contest, district, day=local_day(now))
     return Dashboard(
-        participants_today=today[1], attempts_today=today[0],
-        participants_total=total[1], attempts_total=total[0],
+        participants_today=today.participants, attempts_today=today.attempts,
+        participants_total=total.participants, attempts_total=total.attempts,
         districts=district_figures(session, contest, district),
         score_buckets=score_distribution(session, contest, district),
         hourly=hourly_attempts(session, contest, now, district),
@@ -90,23 +77,17 @@ def dashboard(session, contest: Contest, now: datetime, district: str | None = N
 
 
 def district_figures(session, contest: Contest, district: str | None = None) -> list[DistrictFigure]:
-    """Per district of the contest: participants, attempts, mean score of finished attempts."""
-    rows = session.execute(
-        select(User.district, func.count(Attempt.user_id.distinct()), func.count(),
-               func.avg(case((Attempt.status != ATTEMPT_ACTIVE, cast(Attempt.score, Float)))))
-        .select_from(Attempt).join(User, User.id == Attempt.user_id)
-        .where(_contest_attempts(contest, district, finished_only=False))
-        .group_by(User.district)
-    ).all()
-    by_code = {code: (participants, attempts, mean) for code, participants, attempts, mean in rows}
-    figures = []
+    """Per district of the contest: quiz.figures' participants, attempts and 平均分
+    (mean of the participants' best scores; None without participants)."""
+    by_code = figures.by_district(session, contest, district)
+    rows = []
     for d in contest.districts:
         if district is not None and d["code"] != district:
             continue
-        participants, attempts, mean = by_code.get(d["code"], (0, 0, None))
-        figures.append(DistrictFigure(d["code"], d["name"], d["population"], participants, attempts,
-                                      round(float(mean), 1) if mean is not None else None))
-    return figures
+        found = by_code.get(d["code"], figures.Figures())
+        rows.append(DistrictFigure(d["code"], d["name"], d["population"], found.participants, found.attempts,
+                                   found.average_score))
+    return rows
 
 
 def score_buckets(pairs) -> list[tuple[str, int]]:
@@ -126,18 +107,19 @@ def score_distribution(session, contest: Contest, district: str | None = None) -
     rows = session.execute(
         select(Attempt.score, Attempt.max_score, func.count())
         .select_from(Attempt).join(User, User.id == Attempt.user_id)
-        .where(_contest_attempts(contest, district, finished_only=True))
+        .where(finished_attempts(contest, district))
         .group_by(Attempt.score, Attempt.max_score)
     ).all()
     return score_buckets((score or 0, max_score or 0, count) for score, max_score, count in rows)
 
 
 def hourly_attempts(session, contest: Contest, now: datetime, district: str | None = None) -> list[tuple[datetime, int]]:
-    """Attempts started in each hour of the contest window so far (Asia/Shanghai hours)."""
+    """人次 (counted attempts, quiz.figures) by the hour they started, over the contest window
+    so far (Asia/Shanghai hours)."""
     hour = func.date_trunc("hour", Attempt.started_at)  # of the naive-UTC start
     rows = session.execute(
         select(hour, func.count()).select_from(Attempt).join(User, User.id == Attempt.user_id)
-        .where(_contest_attempts(contest, district, finished_only=False)).group_by(hour)
+        .where(figures.counted_attempts(contest, district)).group_by(hour)
     ).all()
     counts = dict(rows)
     start = contest.starts_at.replace(minute=0, second=0, microsecond=0)
@@ -221,7 +203,7 @@ def question_statistics(session, contest: Contest, district: str | None = None,
     a question is estimated from consecutive saves within an attempt: the gap
     between its save and the previous save (or the start, for the first).
     """
-    where = _contest_attempts(contest, district, finished_only=True)
+    where = finished_attempts(contest, district)
     ranked = (
         select(Attempt.id.label("attempt_id"),
                func.row_number().over(order_by=(Attempt.score.desc(), Attempt.id)).label("rank"))

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from quiz.bank.spreadsheet import write_workbook
 from quiz.bank.validator import ValidBank
+from quiz.i18n import _
 from quiz.models import Bank, Question
 
 FORMATS = ("yaml", "xlsx")
@@ -34,7 +35,8 @@ def find_bank(session, slug: str, version: int | None = None) -> Bank:
     query = query.where(Bank.version == version) if version is not None else query.order_by(Bank.version.desc())
     bank = session.scalar(query.limit(1))
     if bank is None:
-        raise ExportRefused(f"bank {slug} has no version {version}" if version is not None else f"no bank {slug}")
+        raise ExportRefused(_("bank %(bank)s has no version %(version)s", bank=slug, version=version)
+                            if version is not None else _("no bank %(bank)s", bank=slug))
     return bank
 
 
@@ -89,13 +91,14 @@ def yaml_bytes(doc: dict) -> bytes:
 def export_bank(session, slug: str, version: int | None, fmt: str) -> Export:
     """The bank version as `fmt` ("yaml" or "xlsx"); ExportRefused when it cannot be."""
     if fmt not in FORMATS:
-        raise ExportRefused(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise ExportRefused(_("format must be one of %(formats)s, not %(value)r", formats=", ".join(FORMATS), value=fmt))
     bank = find_bank(session, slug, version)
     doc, retired = bank_document(session, bank)
     if not doc["questions"]:
-        raise ExportRefused(f"bank {slug} version {bank.version} has no question that is not retired")
+        raise ExportRefused(_("bank %(bank)s version %(version)s has no question that is not retired",
+                              bank=slug, version=bank.version))
     try:
         content = yaml_bytes(doc) if fmt == "yaml" else write_workbook(doc)
     except ValueError as exc:
-        raise ExportRefused(f"{exc}; export it as yaml") from None
+        raise ExportRefused(_("%(reason)s; export it as yaml", reason=exc)) from None
     return Export(bank, content, len(doc["questions"]), retired)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from quiz.bank.loader import Cell, Problem
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.clock import utcnow
+from quiz.i18n import _
 from quiz.models import Bank, Question
 
 
@@ -100,12 +101,12 @@ def _check_version(session, valid, digest: str) -> Bank | None:
     if existing is not None:
         if existing.sha256 == digest:
             return existing
-        raise BankInvalid([Problem(valid.version_line, f"version {valid.version} of bank {valid.slug} was already "
-                                                       "imported with other content; raise the version")])
+        raise BankInvalid([Problem(valid.version_line, _("version %(version)s of bank %(bank)s was already imported with "
+                                                         "other content; raise the version", version=valid.version, bank=valid.slug))])
     latest = session.scalar(select(Bank.version).where(Bank.slug == valid.slug).order_by(Bank.version.desc()).limit(1))
     if latest is not None and valid.version < latest:
-        raise BankInvalid([Problem(valid.version_line, f"bank {valid.slug} is already at version {latest}; "
-                                                       "a new import needs a higher version")])
+        raise BankInvalid([Problem(valid.version_line, _("bank %(bank)s is already at version %(latest)s; a new import "
+                                                         "needs a higher version", bank=valid.slug, latest=latest))])
     return None
 
 

@@ -23,6 +23,7 @@ from math import ceil
 
 from quiz.bank.loader import Problem, place
 from quiz.bank.validator import ValidBank, ValidQuestion
+from quiz.i18n import _, question_type_name
 
 MIN_QUESTIONS = 20  # fewer questions of a type: shares are noise, not bias
 BLIND_LIMIT = {"single": 0.30, "multiple": 0.30, "judge": 0.60}
@@ -55,18 +56,33 @@ class LintReport:
             if not fig:
                 continue
             best = fig["best"]
-            text = f"{qtype}: {fig['questions']} questions; best blind strategy {best['name']} " \
-                   f"{_pct(best['correct'], fig['questions'])} ({best['correct']} of {fig['questions']})"
+            n = fig["questions"]
+            text = _("%(type)s: %(n)s questions; best blind strategy %(strategy)s %(pct)s (%(correct)s of %(n)s)",
+                     type=question_type_name(qtype), n=n, strategy=strategy_name(best["name"]),
+                     pct=_pct(best["correct"], n), correct=best["correct"])
             if qtype == "single":
-                text += f"; the key is the only longest option in {_pct(fig['longest_unique'], fig['questions'])}, " \
-                        f"the longest or tied for it in {_pct(fig['longest_or_tied'], fig['questions'])}, " \
-                        f"the first of the longest in {_pct(fig['strategies']['always the longest option'], fig['questions'])}"
+                text += _("; the key is the only longest option in %(unique)s, the longest or tied for it in %(tied)s, "
+                          "the first of the longest in %(first)s", unique=_pct(fig["longest_unique"], n),
+                          tied=_pct(fig["longest_or_tied"], n), first=_pct(fig["strategies"]["always the longest option"], n))
             if qtype == "multiple":
-                text += "; keys per question " + ", ".join(f"{k}: {v}" for k, v in sorted(fig["key_counts"].items()))
+                text += _("; keys per question %(counts)s",
+                          counts=", ".join(f"{k}: {v}" for k, v in sorted(fig["key_counts"].items())))
             if qtype == "judge":
-                text += f"; true {_pct(fig['true'], fig['questions'])}"
+                text += _("; true %(pct)s", pct=_pct(fig["true"], n))
             lines.append(text)
         return lines
+
+
+def strategy_name(name: str) -> str:
+    """A blind strategy's key ("always A", "always the 2 longest options", "always true") in words."""
+    words = name.split()
+    if name == "always the longest option":
+        return _("always the longest option")
+    if name.startswith("always the "):
+        return _("always the %(k)s longest options", k=words[2])
+    if name in ("always true", "always false"):
+        return _("always true") if name == "always true" else _("always false")
+    return _("always %(keys)s", keys=words[1])
 
 
 def _pct(part: int, whole: int) -> str:
@@ -135,8 +151,9 @@ def _single(qs: list[ValidQuestion], warnings: list) -> dict:
         for key, low, high, share, having in _position_bias(qs):
             example = _first(qs, lambda q, key=key: q.answer == [key])
             _warn(warnings, example, "key-position",
-                  f"single choice: option {key} is the key in {_pct(share, having)} ({share} of {having}); "
-                  f"expected {round(100 * low)}–{round(100 * high)} %")
+                  _("single choice: option %(key)s is the key in %(pct)s (%(share)s of %(having)s); expected "
+                    "%(low)s–%(high)s %%", key=key, pct=_pct(share, having), share=share, having=having,
+                    low=round(100 * low), high=round(100 * high)))
     return figure
 
 
@@ -155,14 +172,15 @@ def _multiple(qs: list[ValidQuestion], warnings: list) -> dict:
         if most / n > COUNT_SHARE_LIMIT:
             example = _first(qs, lambda q: len(q.answer) == keys_per)
             _warn(warnings, example, "answer-count",
-                  f"multiple choice: {most} of {n} questions ({_pct(most, n)}) have exactly {keys_per} keys "
-                  f"(by number of keys: {', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}); "
-                  "a citizen learns how many to tick")
+                  _("multiple choice: %(most)s of %(n)s questions (%(pct)s) have exactly %(keys)s keys (by number "
+                    "of keys: %(counts)s); a citizen learns how many to tick", most=most, n=n, pct=_pct(most, n),
+                    keys=keys_per, counts=", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))))
         for key, low, high, share, having in _position_bias(qs):
             example = _first(qs, lambda q, key=key: key in q.answer)
             _warn(warnings, example, "key-position",
-                  f"multiple choice: option {key} is a key in {_pct(share, having)} ({share} of {having}); "
-                  f"expected {round(100 * low)}–{round(100 * high)} %")
+                  _("multiple choice: option %(key)s is a key in %(pct)s (%(share)s of %(having)s); expected "
+                    "%(low)s–%(high)s %%", key=key, pct=_pct(share, having), share=share, having=having,
+                    low=round(100 * low), high=round(100 * high)))
     return figure
 
 
@@ -193,8 +211,9 @@ def _blind_warning(qs, figure: dict, qtype: str, warnings: list) -> None:
         keys = name.split()[1].split(",")
         example = _first(qs, lambda q: q.answer == keys)
     _warn(warnings, example, "blind-strategy",
-          f"{qtype}: answering {name} without reading scores {_pct(best['correct'], n)} ({best['correct']} of {n}); "
-          f"at most {round(100 * BLIND_LIMIT[qtype])} % wanted")
+          _("%(type)s: answering %(strategy)s without reading scores %(pct)s (%(correct)s of %(n)s); at most "
+            "%(limit)s %% wanted", type=question_type_name(qtype), strategy=strategy_name(name),
+            pct=_pct(best["correct"], n), correct=best["correct"], n=n, limit=round(100 * BLIND_LIMIT[qtype])))
 
 
 def _position_bias(qs: list[ValidQuestion]):
@@ -202,7 +221,7 @@ def _position_bias(qs: list[ValidQuestion]):
     having, keyed, expected = Counter(), Counter(), Counter()
     for q in qs:
         share = len(q.answer) / len(q.options)
-        for key, _ in q.options:
+        for key, _text in q.options:
             having[key] += 1
             expected[key] += share
             keyed[key] += key in q.answer
@@ -257,8 +276,9 @@ def near_duplicates(questions: list[ValidQuestion], threshold: float = NEAR_DUPL
         if match:
             j, similarity = match
             q, other = questions[i], questions[j]
-            warnings.append(LintWarning(q.line, f"stem is {round(100 * similarity)} % similar to question "
-                                                f"{other.qid} ({place(other.line)})", q.qid, "near-duplicate"))
+            warnings.append(LintWarning(q.line, _("stem is %(pct)s %% similar to question %(other)s (%(place)s)",
+                                                  pct=round(100 * similarity), other=other.qid, place=place(other.line)),
+                                        q.qid, "near-duplicate"))
             continue
         leaders.append(i)
         for g in prefix:
@@ -320,8 +340,9 @@ def giveaways(questions: list[ValidQuestion]) -> list[LintWarning]:
     warnings = []
     for i, j, answer in found.values():
         q, other = questions[i], questions[j]
-        warnings.append(LintWarning(q.line, f"giveaway: question {other.qid} ({place(other.line)}) shows this "
-                                            f"question's answer '{answer}' in the same paper", q.qid, "giveaway"))
+        warnings.append(LintWarning(q.line, _("giveaway: question %(other)s (%(place)s) shows this question's answer "
+                                              "'%(answer)s' in the same paper", other=other.qid,
+                                              place=place(other.line), answer=answer), q.qid, "giveaway"))
     return warnings
 
 
@@ -335,9 +356,11 @@ def _option_lengths(questions: list[ValidQuestion]) -> list[LintWarning]:
         short_key = min(lengths, key=lengths.get)
         longest, shortest = lengths[long_key], lengths[short_key]
         if longest >= LENGTH_RATIO * shortest and longest - shortest >= LENGTH_GAP:
-            keyed = " (a key)" if long_key in q.answer else ""
-            warnings.append(LintWarning(q.line, f"options of unequal length: {long_key}{keyed} has {longest} "
-                                                f"characters, {short_key} has {shortest}", q.qid, "option-length"))
+            keyed = _(" (a key)") if long_key in q.answer else ""
+            warnings.append(LintWarning(q.line, _("options of unequal length: %(long)s%(keyed)s has %(longest)s characters, "
+                                                  "%(short)s has %(shortest)s", long=long_key, keyed=keyed,
+                                                  longest=longest, short=short_key, shortest=shortest),
+                                        q.qid, "option-length"))
     return warnings
 
 
@@ -357,6 +380,7 @@ def difficulty_mismatches(questions: list[ValidQuestion], facility: dict) -> lis
         low, high = FACILITY_BANDS[q.difficulty]
         if not low <= share < high:
             warnings.append(LintWarning(
-                q.line, f"difficulty {q.difficulty} but {round(100 * share)} % answer correctly; "
-                        f"the facility suggests {label_for_facility(share)}", q.qid, "difficulty"))
+                q.line, _("difficulty %(difficulty)s but %(pct)s %% answer correctly; the facility suggests %(label)s",
+                          difficulty=q.difficulty, pct=round(100 * share), label=label_for_facility(share)),
+                q.qid, "difficulty"))
     return warnings

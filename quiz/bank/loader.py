@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from quiz.i18n import _
+
 try:  # the C parser where present: an order of magnitude faster
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
@@ -61,7 +63,7 @@ def column_letters(column: int) -> str:
 
 def place(line) -> str:
     """How a message names another location: "line 9" in a YAML file, "题目!A3" in a workbook."""
-    return str(line) if isinstance(line, Cell) else f"line {line}"
+    return str(line) if isinstance(line, Cell) else _("line %(line)s", line=line)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class Problem:
         return str(self.line) if isinstance(self.line, Cell) else None
 
     def format(self, filename: str) -> str:
-        prefix = f"question {self.question}: " if self.question else ""
+        prefix = _("question %(id)s: ", id=self.question) if self.question else ""
         return f"{filename}:{self.line}: {prefix}{self.message}"
 
     def as_json(self) -> dict:
@@ -117,7 +119,7 @@ _MISSING = object()
 def _scalar(event, plain_cache: dict) -> object:
     tag = event.tag
     if tag is not None and tag != "!" and tag not in _STANDARD_TAGS:
-        raise YamlRefused(Problem(event.start_mark.line + 1, f"YAML tag {_short(tag)} is not allowed"))
+        raise YamlRefused(Problem(event.start_mark.line + 1, _("YAML tag %(tag)s is not allowed", tag=_short(tag))))
     value = event.value
     if tag is None or tag == "!":
         if tag == "!" or event.style:  # quoted: always a string (most stems and options)
@@ -155,11 +157,11 @@ def _check_number(value: str, event) -> None:
     line = event.start_mark.line + 1
     if ":" in value:
         shown = value if len(value) <= 20 else value[:20] + "…"
-        raise YamlRefused(Problem(line, f"'{shown}' is a YAML base-60 number, which is not allowed; "
-                                        "quote it if it is text"))
+        raise YamlRefused(Problem(line, _("'%(value)s' is a YAML base-60 number, which is not allowed; "
+                                          "quote it if it is text", value=shown)))
     if len(value) > MAX_NUMBER_CHARS:
-        raise YamlRefused(Problem(line, f"a number of {len(value)} characters is not allowed (at most "
-                                        f"{MAX_NUMBER_CHARS}); quote it if it is text"))
+        raise YamlRefused(Problem(line, _("a number of %(length)s characters is not allowed (at most "
+                                          "%(limit)s); quote it if it is text", length=len(value), limit=MAX_NUMBER_CHARS)))
 
 
 def load(text: str | bytes, duplicates: list | None = None):
@@ -188,16 +190,16 @@ def load(text: str | bytes, duplicates: list | None = None):
             cls = event.__class__
             if cls is scalar_event:
                 if event.anchor:
-                    raise YamlRefused(Problem(event.start_mark.line + 1, "YAML anchors (&name) are not allowed"))
+                    raise YamlRefused(Problem(event.start_mark.line + 1, _("YAML anchors (&name) are not allowed")))
                 value = _scalar(event, plain_cache)
             elif cls is mapping_start or cls is sequence_start:
                 line = event.start_mark.line + 1
                 if event.anchor:
-                    raise YamlRefused(Problem(line, "YAML anchors (&name) are not allowed"))
+                    raise YamlRefused(Problem(line, _("YAML anchors (&name) are not allowed")))
                 if event.tag and event.tag not in _STANDARD_TAGS:
-                    raise YamlRefused(Problem(line, f"YAML tag {_short(event.tag)} is not allowed"))
+                    raise YamlRefused(Problem(line, _("YAML tag %(tag)s is not allowed", tag=_short(event.tag))))
                 if len(stack) >= MAX_DEPTH:
-                    raise YamlRefused(Problem(line, f"nesting deeper than {MAX_DEPTH} levels"))
+                    raise YamlRefused(Problem(line, _("nesting deeper than %(depth)s levels", depth=MAX_DEPTH)))
                 if cls is mapping_start:
                     value = LineDict()
                     value.key_lines = {}
@@ -211,10 +213,10 @@ def load(text: str | bytes, duplicates: list | None = None):
                 value = stack.pop()
                 pending_keys.pop()
             elif cls is yaml.AliasEvent:
-                raise YamlRefused(Problem(event.start_mark.line + 1, "YAML aliases (*name) are not allowed"))
+                raise YamlRefused(Problem(event.start_mark.line + 1, _("YAML aliases (*name) are not allowed")))
             elif cls is yaml.DocumentStartEvent:
                 if root is not _NOTHING:
-                    raise YamlRefused(Problem(event.start_mark.line + 1, "only one YAML document is allowed"))
+                    raise YamlRefused(Problem(event.start_mark.line + 1, _("only one YAML document is allowed")))
                 continue
             else:  # stream start and end, document end
                 continue
@@ -227,9 +229,9 @@ def load(text: str | bytes, duplicates: list | None = None):
             elif pending_keys[-1] is _NOTHING:
                 line = event.start_mark.line + 1
                 if isinstance(value, (dict, list)):
-                    raise YamlRefused(Problem(line, "a mapping key must be a plain value"))
+                    raise YamlRefused(Problem(line, _("a mapping key must be a plain value")))
                 if value in parent.key_lines:
-                    problem = Problem(line, f"duplicate key '{value}' (first on line {parent.key_lines[value]})")
+                    problem = Problem(line, _("duplicate key '%(key)s' (first on line %(line)s)", key=value, line=parent.key_lines[value]))
                     if duplicates is None:
                         raise YamlRefused(problem)
                     duplicates.append((problem, list(stack)))
@@ -244,27 +246,27 @@ def load(text: str | bytes, duplicates: list | None = None):
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlRefused(Problem(line, f"not valid YAML: {exc.problem or exc}")) from None
+        raise YamlRefused(Problem(line, _("not valid YAML: %(reason)s", reason=_(exc.problem) if exc.problem else exc))) from None
     except yaml.YAMLError as exc:
-        raise YamlRefused(Problem(1, f"not valid YAML: {exc}")) from None
+        raise YamlRefused(Problem(1, _("not valid YAML: %(reason)s", reason=exc))) from None
     except RecursionError:
-        raise YamlRefused(Problem(1, "nesting too deep")) from None
+        raise YamlRefused(Problem(1, _("nesting too deep"))) from None
     finally:
         parser.dispose()
     if root is _NOTHING:
-        raise YamlRefused(Problem(1, "the file is empty"))
+        raise YamlRefused(Problem(1, _("the file is empty")))
     return root
 
 
 def decode(raw: bytes, max_bytes: int) -> str:
     """Check size before parsing and decode UTF-8 (a BOM is allowed)."""
     if len(raw) > max_bytes:
-        raise YamlRefused(Problem(1, f"file is {len(raw)} bytes; the limit is {max_bytes} bytes"))
+        raise YamlRefused(Problem(1, _("file is %(size)s bytes; the limit is %(limit)s bytes", size=len(raw), limit=max_bytes)))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise YamlRefused(Problem(line, "file is not UTF-8 text")) from None
+        raise YamlRefused(Problem(line, _("file is not UTF-8 text"))) from None
 
 
 def _short(tag: str) -> str:

@@ -36,6 +36,7 @@ from openpyxl.utils.exceptions import IllegalCharacterError
 from python_calamine import CalamineError, CalamineWorkbook
 
 from quiz.bank.loader import Cell, LineDict, LineList, Problem, column_letters
+from quiz.i18n import _
 
 INFO, CATEGORIES, QUESTIONS = "题库信息", "分类", "题目"
 SHEETS = (INFO, CATEGORIES, QUESTIONS)
@@ -114,10 +115,10 @@ def read_workbook(raw: bytes) -> tuple[LineDict, list[Problem]]:
         names = list(book.sheet_names)
         rows = {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in SHEETS if name in names}
     except (CalamineError, ValueError, OSError) as exc:
-        raise WorkbookRefused([Problem(1, f"不能作为 Excel 工作簿（.xlsx）读取：{exc}")]) from None
-    problems = [Problem(_cell(name, 1, 0), f"未知的工作表“{name}”（只能有 {'、'.join(SHEETS)}）")
+        raise WorkbookRefused([Problem(1, _("cannot be read as an Excel workbook (.xlsx): %(reason)s", reason=exc))]) from None
+    problems = [Problem(_cell(name, 1, 0), _("unknown sheet '%(name)s' (only %(sheets)s)", name=name, sheets="、".join(SHEETS)))
                 for name in names if name not in SHEETS]
-    missing = [Problem(_cell(name, 1, 0), f"缺少工作表“{name}”") for name in SHEETS if name not in rows]
+    missing = [Problem(_cell(name, 1, 0), _("missing sheet '%(name)s'", name=name)) for name in SHEETS if name not in rows]
     if missing:
         raise WorkbookRefused(problems + missing)
     category_header = _header(rows[CATEGORIES], CATEGORIES, CATEGORY_COLUMNS, tuple(CATEGORY_COLUMNS), problems)
@@ -141,7 +142,7 @@ def _check_archive(raw: bytes) -> None:
         archive = zipfile.ZipFile(io.BytesIO(raw))
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
-            raise WorkbookRefused([Problem(1, f"工作簿有 {len(members)} 个部件，最多 {MAX_MEMBERS} 个")])
+            raise WorkbookRefused([Problem(1, _("the workbook has %(count)s parts; at most %(limit)s", count=len(members), limit=MAX_MEMBERS))])
         budget = MAX_UNPACKED_BYTES
         unpacked = {}
         for member in members:
@@ -154,14 +155,15 @@ def _check_archive(raw: bytes) -> None:
                     if keep:
                         chunks.append(chunk)
             if budget < 0:
-                raise WorkbookRefused([Problem(1, f"工作簿解压后超过 {MAX_UNPACKED_BYTES // (1024 * 1024)} MB，不能导入")])
+                raise WorkbookRefused([Problem(1, _("the workbook unpacks to more than %(mb)s MB and cannot be imported",
+                                                             mb=MAX_UNPACKED_BYTES // (1024 * 1024)))])
             if keep:
                 unpacked[member.filename] = b"".join(chunks)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, RuntimeError, ValueError,
             OSError):  # encrypted (RuntimeError), unknown compression (NotImplementedError), corrupt data (zlib)
-        raise WorkbookRefused([Problem(1, "不是有效的 Excel 工作簿（.xlsx）：无法作为 zip 文件打开")]) from None
+        raise WorkbookRefused([Problem(1, _("not a valid Excel workbook (.xlsx): it cannot be opened as a zip file"))]) from None
     if "xl/workbook.xml" not in unpacked:
-        raise WorkbookRefused([Problem(1, "不是 Excel 工作簿（.xlsx）：缺少 xl/workbook.xml")])
+        raise WorkbookRefused([Problem(1, _("not an Excel workbook (.xlsx): xl/workbook.xml is missing"))])
     sheet_names = _sheet_paths(unpacked)
     problems = []
     for path, xml in unpacked.items():
@@ -170,15 +172,17 @@ def _check_archive(raw: bytes) -> None:
         name = sheet_names.get(path, path)
         refs = _CELL_REF.findall(xml)
         if len(_ANY_CELL.findall(xml)) != len(refs):
-            problems.append(Problem(_cell(name, 1, 0), "工作表中有没有位置（r 属性）的单元格，不能读取"))
+            problems.append(Problem(_cell(name, 1, 0), _("the sheet has cells without a position (r attribute) and cannot be read")))
             continue
         cells = [(letters, row) for letters, row, empty in refs if not empty]
         wide = next((letters for letters, _ in cells if len(letters) > 1), None)
         if wide is not None:
-            problems.append(Problem(_cell(name, 1, 0), f"工作表用到了第 {wide.decode()} 列；最多 {MAX_COLUMNS} 列（A 到 Z）"))
+            problems.append(Problem(_cell(name, 1, 0), _("the sheet uses column %(column)s; at most %(limit)s columns (A to Z)",
+                                                             column=wide.decode(), limit=MAX_COLUMNS)))
         last = max((int(row) for _, row in cells), default=0)
         if last > MAX_ROWS:
-            problems.append(Problem(_cell(name, 1, 0), f"工作表用到了第 {last} 行；最多 {MAX_ROWS} 行（表头和 {MAX_ROWS - 1} 道题）"))
+            problems.append(Problem(_cell(name, 1, 0), _("the sheet uses row %(row)s; at most %(limit)s rows (the header and %(questions)s questions)",
+                                                             row=last, limit=MAX_ROWS, questions=MAX_ROWS - 1)))
     if problems:
         raise WorkbookRefused(problems)
 
@@ -217,18 +221,21 @@ def _header(rows: list, sheet: str, columns: dict, required: tuple, problems: li
             continue
         name = value.strip() if isinstance(value, str) else value
         if name not in columns:
-            problems.append(Problem(_cell(sheet, 1, column), f"未知的列“{name}”（可用的列：{'、'.join(columns)}）"))
+            problems.append(Problem(_cell(sheet, 1, column), _("unknown column '%(name)s' (the columns: %(columns)s)", name=name,
+                                                                   columns="、".join(columns))))
         elif name in seen:
-            problems.append(Problem(_cell(sheet, 1, column), f"列“{name}”出现了两次（第一次在 {_cell(sheet, 1, seen[name])}）"))
+            problems.append(Problem(_cell(sheet, 1, column), _("column '%(name)s' appears twice (first at %(cell)s)", name=name,
+                                                                   cell=_cell(sheet, 1, seen[name]))))
         else:
             seen[name] = column
             header[column] = name
     missing = [name for name in required if name not in seen]
     for name in missing:
-        problems.append(Problem(_cell(sheet, 1, 0), f"缺少列“{name}”（表头在第 1 行）"))
+        problems.append(Problem(_cell(sheet, 1, 0), _("missing column '%(name)s' (the header is row 1)", name=name)))
     options = [key for name, key in OPTION_COLUMNS.items() if name in seen]
     if options != list("ABCDEFGH"[: len(options)]):
-        problems.append(Problem(_cell(sheet, 1, 0), f"选项列必须从 选项A 起连续，不能是 {'、'.join('选项' + k for k in options)}"))
+        problems.append(Problem(_cell(sheet, 1, 0), _("the option columns must run on from 选项A, not %(columns)s",
+                                                              columns="、".join("选项" + k for k in options))))
         return None
     return None if missing else header
 
@@ -238,7 +245,8 @@ def _beyond_header(rows: list, sheet: str, header: dict, problems: list) -> None
     for column in (c for c in range(len(rows[0]) if rows else 0) if _empty(rows[0][c])):  # unknown ones are named
         row_number = next((n for n, row in enumerate(rows[1:], 2) if not _empty(row[column])), None)
         if row_number is not None:
-            problems.append(Problem(_cell(sheet, row_number, column), f"{column_letters(column)} 列没有表头，这个值不会被读取"))
+            problems.append(Problem(_cell(sheet, row_number, column), _("column %(column)s has no header; this value is not read",
+                                                                                column=column_letters(column))))
 
 
 def _read_info(rows: list, doc: LineDict, problems: list) -> None:
@@ -247,15 +255,17 @@ def _read_info(rows: list, doc: LineDict, problems: list) -> None:
             continue
         label = row[0].strip() if isinstance(row[0], str) else _plain(row[0])
         if label not in INFO_ROWS:
-            problems.append(Problem(_cell(INFO, row_number, 0), f"未知的项“{label}”（A 列只能是 {'、'.join(INFO_ROWS)}）"))
+            problems.append(Problem(_cell(INFO, row_number, 0), _("unknown item '%(label)s' (column A holds only %(items)s)", label=label,
+                                                                      items="、".join(INFO_ROWS))))
             continue
         key = INFO_ROWS[label]
         if key in doc.key_lines:
-            problems.append(Problem(_cell(INFO, row_number, 0), f"“{label}”写了两次（第一次在 {doc.key_lines[key]}）"))
+            problems.append(Problem(_cell(INFO, row_number, 0), _("'%(label)s' is given twice (first at %(cell)s)", label=label,
+                                                                      cell=doc.key_lines[key])))
             continue
         extra = next((c for c in range(2, len(row)) if not _empty(row[c])), None)
         if extra is not None:
-            problems.append(Problem(_cell(INFO, row_number, extra), "题库信息只用 A、B 两列"))
+            problems.append(Problem(_cell(INFO, row_number, extra), _("the bank information uses columns A and B only")))
         doc.key_lines[key] = _cell(INFO, row_number, 1)
         value = _plain(row[1]) if len(row) > 1 else ""
         if not _empty(value):  # empty: "missing top-level key" at this cell
@@ -275,7 +285,8 @@ def _read_categories(rows: list, header: dict, problems: list) -> LineDict:
         code = code.strip() if isinstance(code, str) else code
         where = _cell(CATEGORIES, row_number, column_of["代码"])
         if code in categories.key_lines:
-            problems.append(Problem(where, f"分类代码“{code}”重复（第一次在 {categories.key_lines[code]}）"))
+            problems.append(Problem(where, _("duplicate category code '%(code)s' (first at %(cell)s)", code=code,
+                                                    cell=categories.key_lines[code])))
             continue
         categories.key_lines[code] = where
         categories[code] = None if _empty(name) else name
@@ -365,7 +376,8 @@ def write_workbook(bank: dict) -> bytes:
         try:
             sheet.append([_text_cell(sheet, value) for value in _question_row(question)])
         except IllegalCharacterError:
-            raise ValueError(f"question {question['id']} holds a control character that a workbook cannot hold") from None
+            raise ValueError(_("question %(id)s holds a control character that a workbook cannot hold",
+                               id=question["id"])) from None
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

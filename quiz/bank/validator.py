@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from quiz.bank import spreadsheet
 from quiz.bank.loader import LineDict, LineList, Problem, YamlRefused, decode, load, place
+from quiz.i18n import _, _n, question_type_name
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TYPES = ("single", "multiple", "judge")
@@ -96,7 +97,7 @@ class FirstProblems:
         """The kept problems in line order and, past the limit, one "… and N more problems"."""
         kept = list(self)
         if self.more:
-            kept.append(Problem(self.first_left_out, f"… and {self.more} more problems"))
+            kept.append(Problem(self.first_left_out, _n("… and %(num)s more problem", "… and %(num)s more problems", self.more)))
         return kept
 
 
@@ -107,7 +108,7 @@ class BankInvalid(Exception):
             collected = FirstProblems()
             collected.extend(problems)
             problems = collected
-        super().__init__(f"{len(problems)} problem(s)")
+        super().__init__(_n("%(num)s problem", "%(num)s problems", len(problems)))
         self.problems = problems.problems()
 
 
@@ -137,13 +138,13 @@ def validate_bank(raw: bytes, max_bytes: int = 5 * 1024 * 1024, filename: str = 
         raise BankInvalid(problems) from None
     problems = FirstProblems()
     if not isinstance(doc, LineDict):
-        raise BankInvalid([Problem(getattr(doc, "line", 1), "the file must be a YAML mapping with bank, title, version, categories and questions")])
+        raise BankInvalid([Problem(getattr(doc, "line", 1), _("the file must be a YAML mapping with bank, title, version, categories and questions"))])
     return _validate_document(doc, problems, duplicates)
 
 
 def _validate_workbook(raw: bytes, max_bytes: int) -> ValidBank:
     if len(raw) > max_bytes:  # before unpacking, as a YAML file's size is checked before parsing
-        raise BankInvalid([Problem(1, f"file is {len(raw)} bytes; the limit is {max_bytes} bytes")])
+        raise BankInvalid([Problem(1, _("file is %(size)s bytes; the limit is %(limit)s bytes", size=len(raw), limit=max_bytes))])
     try:
         doc, found = spreadsheet.read_workbook(raw)
     except spreadsheet.WorkbookRefused as exc:
@@ -162,32 +163,32 @@ def _validate_document(doc: LineDict, problems: FirstProblems, duplicates: First
 
     for key in doc:
         if key not in TOP_KEYS:
-            problems.append(Problem(key_line(doc, key), f"unknown top-level key '{key}'"))
+            problems.append(Problem(key_line(doc, key), _("unknown top-level key '%(key)s'", key=key)))
     for key in sorted(TOP_KEYS - set(doc)):
-        problems.append(Problem(key_line(doc, key), f"missing top-level key '{key}'"))  # a workbook's empty cell has a line
+        problems.append(Problem(key_line(doc, key), _("missing top-level key '%(key)s'", key=key)))  # a workbook's empty cell has a line
 
     slug = doc.get("bank")
     if "bank" in doc and not (isinstance(slug, str) and SLUG.match(slug)):
-        problems.append(Problem(key_line(doc, "bank"), "bank must be a slug of lowercase letters, digits and hyphens"))
+        problems.append(Problem(key_line(doc, "bank"), _("bank must be a slug of lowercase letters, digits and hyphens")))
     title = doc.get("title")
     if "title" in doc and not _nonempty_str(title):
-        problems.append(Problem(key_line(doc, "title"), "title must be non-empty text"))
+        problems.append(Problem(key_line(doc, "title"), _("title must be non-empty text")))
     version = doc.get("version")
     if "version" in doc and not (_is_int(version) and version >= 1):
-        problems.append(Problem(key_line(doc, "version"), f"version must be a positive integer, not {version!r}"))
+        problems.append(Problem(key_line(doc, "version"), _("version must be a positive integer, not %(value)r", value=version)))
 
     categories = doc.get("categories")
     category_names: dict = {}
     if "categories" in doc:
         if not isinstance(categories, LineDict) or not categories:
-            problems.append(Problem(key_line(doc, "categories"), "categories must be a mapping of slug: display name"))
+            problems.append(Problem(key_line(doc, "categories"), _("categories must be a mapping of slug: display name")))
         else:
             for cslug, name in categories.items():
                 line = categories.key_lines[cslug]
                 if not (isinstance(cslug, str) and SLUG.match(cslug)):
-                    problems.append(Problem(line, f"category '{cslug}' must be a slug"))
+                    problems.append(Problem(line, _("category '%(slug)s' must be a slug", slug=cslug)))
                 elif not _nonempty_str(name):
-                    problems.append(Problem(line, f"category '{cslug}' needs a display name"))
+                    problems.append(Problem(line, _("category '%(slug)s' needs a display name", slug=cslug)))
                 else:
                     category_names[cslug] = name
 
@@ -195,7 +196,7 @@ def _validate_document(doc: LineDict, problems: FirstProblems, duplicates: First
     valid: list[ValidQuestion] = []
     if "questions" in doc:
         if not isinstance(questions, LineList) or not questions:
-            problems.append(Problem(key_line(doc, "questions"), "questions must be a non-empty list"))
+            problems.append(Problem(key_line(doc, "questions"), _("questions must be a non-empty list")))
         else:
             seen_ids: dict = {}
             for item in questions:
@@ -203,7 +204,7 @@ def _validate_document(doc: LineDict, problems: FirstProblems, duplicates: First
                 # Checked even when the question has other problems, so that all are listed at once.
                 qid = item.get("id") if isinstance(item, LineDict) else None
                 if isinstance(qid, str) and qid in seen_ids:
-                    problems.append(Problem(item.key_lines["id"], f"duplicate question id (also on {place(seen_ids[qid])})", qid))
+                    problems.append(Problem(item.key_lines["id"], _("duplicate question id (also on %(place)s)", place=place(seen_ids[qid])), qid))
                     continue
                 if isinstance(qid, str):
                     seen_ids[qid] = item.key_lines["id"]
@@ -238,7 +239,7 @@ def _label_by_question(duplicates: list, questions) -> list[Problem]:
 def _validate_question(item, categories: dict, problems: FirstProblems) -> ValidQuestion | None:
     line = getattr(item, "line", 0)
     if not isinstance(item, LineDict):
-        problems.append(Problem(line, "each question must be a mapping"))
+        problems.append(Problem(line, _("each question must be a mapping")))
         return None
     qid = item.get("id")
     label = qid if isinstance(qid, (str, int)) and not isinstance(qid, bool) else None
@@ -250,75 +251,76 @@ def _validate_question(item, categories: dict, problems: FirstProblems) -> Valid
 
     for key in item:
         if key not in REQUIRED_QUESTION_KEYS | OPTIONAL_QUESTION_KEYS:
-            problem(key, f"unknown question key '{key}'")
+            problem(key, _("unknown question key '%(key)s'", key=key))
     for key in sorted(REQUIRED_QUESTION_KEYS - set(item)):
-        problem(key, f"missing question key '{key}'")  # the question's line, or a workbook's empty cell
+        problem(key, _("missing question key '%(key)s'", key=key))  # the question's line, or a workbook's empty cell
 
     if "id" in item and not (isinstance(qid, str) and SLUG.match(qid)):
-        problem("id", "id must be text of lowercase letters, digits and hyphens")
+        problem("id", _("id must be text of lowercase letters, digits and hyphens"))
     qtype = item.get("type")
     if "type" in item and qtype not in TYPES:
-        problem("type", f"unknown type '{qtype}' (single, multiple or judge)")
+        problem("type", _("unknown type '%(type)s' (single, multiple or judge)", type=qtype))
     category = item.get("category")
     if "category" in item and category not in categories:
-        problem("category", f"category '{category}' is not declared in categories")
+        problem("category", _("category '%(category)s' is not declared in categories", category=category))
     difficulty = item.get("difficulty")
     if "difficulty" in item and not (_is_int(difficulty) and 1 <= difficulty <= 3):
-        problem("difficulty", f"difficulty must be 1, 2 or 3, not {difficulty!r}")
+        problem("difficulty", _("difficulty must be 1, 2 or 3, not %(value)r", value=difficulty))
     stem = item.get("stem")
     if "stem" in item and not _nonempty_str(stem):
-        problem("stem", "stem is empty" if isinstance(stem, str) or stem is None else f"stem must be text, not {stem!r}")
+        problem("stem", _("stem is empty") if isinstance(stem, str) or stem is None else _("stem must be text, not %(value)r", value=stem))
     explanation = item.get("explanation")
     if "explanation" in item and not _nonempty_str(explanation):
-        problem("explanation", "explanation is empty" if isinstance(explanation, str) or explanation is None
-                else f"explanation must be text, not {explanation!r}")
+        problem("explanation", _("explanation is empty") if isinstance(explanation, str) or explanation is None
+                else _("explanation must be text, not %(value)r", value=explanation))
     points = item.get("points")
     if "points" in item and not (_is_int(points) and points >= 0):
-        problem("points", f"points must be a non-negative integer, not {points!r}")
+        problem("points", _("points must be a non-negative integer, not %(value)r", value=points))
     tags = item.get("tags", [])
     if "tags" in item and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        problem("tags", f"tags must be a list of text, not {tags!r}")
+        problem("tags", _("tags must be a list of text, not %(value)r", value=tags))
     source = item.get("source")
     if "source" in item and not isinstance(source, str):
-        problem("source", f"source must be text, not {source!r}")
+        problem("source", _("source must be text, not %(value)r", value=source))
 
     options: list = []
     answer = item.get("answer")
     normalised_answer: list = []
     if qtype == "judge":
         if "options" in item:
-            problem("options", "a judge question has no options")
+            problem("options", _("a judge question has no options"))
         if "answer" in item:
             if isinstance(answer, bool):
                 normalised_answer = ["true" if answer else "false"]
             else:
-                problem("answer", f"a judge answer must be true or false, not {answer!r}")
+                problem("answer", _("a judge answer must be true or false, not %(value)r", value=answer))
     elif qtype in ("single", "multiple"):
         raw_options = item.get("options")
         if raw_options is None:
-            problem("options", f"a {qtype} question needs 2 to 8 options")
+            problem("options", _("a %(type)s question needs 2 to 8 options", type=question_type_name(qtype)))
         elif not isinstance(raw_options, LineDict):
-            problem("options", "options must be a mapping of key: text")
+            problem("options", _("options must be a mapping of key: text"))
         else:
             keys = list(raw_options)
             expected = list(OPTION_KEYS[: len(keys)])
             if not 2 <= len(keys) <= 8:
-                problem("options", f"a question needs 2 to 8 options, not {len(keys)}")
+                problem("options", _("a question needs 2 to 8 options, not %(count)s", count=len(keys)))
             elif [str(k) for k in keys] != expected:
                 wrong = next(k for k, e in zip(keys, expected, strict=True) if str(k) != e)
                 problems.append(Problem(
                     raw_options.key_lines[wrong],
-                    f"option keys must be {', '.join(expected)} in order, not {', '.join(map(str, keys))}", label,
+                    _("option keys must be %(expected)s in order, not %(keys)s", expected=", ".join(expected),
+                      keys=", ".join(map(str, keys))), label,
                 ))
             texts: dict = {}
             for key, text in raw_options.items():
                 if not _nonempty_str(text) and not (isinstance(text, (int, float)) and not isinstance(text, bool)):
-                    problems.append(Problem(raw_options.key_lines[key], f"option {key} must be non-empty text", label))
+                    problems.append(Problem(raw_options.key_lines[key], _("option %(key)s must be non-empty text", key=key), label))
                     continue
                 text = str(text).strip()
                 if text in texts:
                     problems.append(
-                        Problem(raw_options.key_lines[key], f"options {texts[text]} and {key} have the same text", label)
+                        Problem(raw_options.key_lines[key], _("options %(first)s and %(second)s have the same text", first=texts[text], second=key), label)
                     )
                 texts.setdefault(text, key)
                 options.append([str(key), text])
@@ -326,22 +328,22 @@ def _validate_question(item, categories: dict, problems: FirstProblems) -> Valid
         if "answer" in item:
             if qtype == "single":
                 if not isinstance(answer, str):
-                    problem("answer", "a single-choice answer must be one option key")
+                    problem("answer", _("a single-choice answer must be one option key"))
                 elif options and answer not in option_keys:
-                    problem("answer", f"answer {answer} is not one of the options")
+                    problem("answer", _("answer %(answer)s is not one of the options", answer=answer))
                 else:
                     normalised_answer = [answer]
             else:
                 if not (isinstance(answer, list) and all(isinstance(a, str) for a in answer)):
-                    problem("answer", "a multiple-choice answer must be a list of option keys")
+                    problem("answer", _("a multiple-choice answer must be a list of option keys"))
                 elif len(set(answer)) < 2:
-                    problem("answer", "a multiple-choice answer needs at least two keys")
+                    problem("answer", _("a multiple-choice answer needs at least two keys"))
                 elif len(set(answer)) != len(answer):
-                    problem("answer", "a multiple-choice answer lists a key twice")
+                    problem("answer", _("a multiple-choice answer lists a key twice"))
                 else:
                     missing = [a for a in answer if options and a not in option_keys]
                     if missing:
-                        problem("answer", f"answer {', '.join(missing)} is not one of the options")
+                        problem("answer", _("answer %(answer)s is not one of the options", answer=", ".join(missing)))
                     normalised_answer = sorted(answer)
     if len(problems) > before:
         return None

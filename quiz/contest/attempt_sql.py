@@ -96,7 +96,7 @@ CLAIM = Statement(
     " FROM users u WHERE a.id = :attempt_id AND a.status = 'active' AND u.id = a.user_id"
     f" AND a.user_id = COALESCE(CAST(:user_id AS integer), {token_user_sql(':token_hash', ':now')})"
     " RETURNING a.id, a.user_id, a.contest_id, a.practice, a.status, a.started_at, a.deadline, a.finished_at,"
-    " a.auto_submitted, a.question_count, u.name, u.district, u.role, u.staff",
+    " a.auto_submitted, a.question_count, a.\"group\", u.name, u.district, u.role, u.staff",
     prepared="quiz_claim",
 )
 
@@ -131,7 +131,7 @@ GRADE = Statement(
 FINISHED = Statement(
     "SELECT w.user_id AS caller_id, a.id, a.user_id, a.contest_id, a.practice, a.status, a.started_at, a.deadline,"
     " a.finished_at, a.auto_submitted, a.question_count, a.score, a.max_score, a.correct_count, a.time_used_ms,"
-    " u.name, u.district, u.role, u.staff"
+    " a.\"group\", u.name, u.district, u.role, u.staff"
     f" FROM (SELECT COALESCE(CAST(:user_id AS integer), {token_user_sql(':token_hash', ':now')}) AS user_id) w"
     " LEFT JOIN attempts a ON a.id = :attempt_id AND a.user_id = w.user_id LEFT JOIN users u ON u.id = a.user_id"
 )

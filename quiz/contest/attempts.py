@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from quiz import leaderboard
+from quiz import groups, leaderboard
 from quiz.accounts import Caller, TokenHolder, storable, token_digest
 from quiz.bank.importer import latest_bank
 from quiz.clock import local, local_day
-from quiz.contest import attempt_sql, question_clock
+from quiz.contest import attempt_sql, paper, question_clock
 from quiz.contest.attempt_sql import DISPLAY_KEYS
 from quiz.contest.definition import question_points, row_matches
 from quiz.contest.errors import (
@@ -122,7 +122,7 @@ def start_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
     finalize_user_expired(session, user, now)
     current = active_attempt(session, user, contest)
     if current is not None:
-        return current, False
+        return _load_whole(session, current.id), False  # the paper is shown: items and questions in two queries, not 21
     _take_turn(session, user, contest)
     current = active_attempt(session, user, contest)
     if current is not None:  # a simultaneous start made it while this one waited its turn
@@ -141,7 +141,7 @@ def start_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
         if current is None:
             raise
         return current, False
-    return attempt, True
+    return _load_whole(session, attempt.id), True
 
 
 def _take_turn(session, user, contest: Contest) -> None:
@@ -249,15 +249,15 @@ def paper_bank_id(session, contest: Contest, practice: bool) -> int | None:
 
 def _create_attempt(session, user, contest, now, practice, rng, address: str | None = None) -> Attempt:
     rng = rng or random.SystemRandom()
+    group = None if practice else groups.attempt_group(contest, user)  # its board and its paper rules
     bank_id = paper_bank_id(session, contest, practice)
-    pool = session.scalars(select(Question).where(Question.bank_id == bank_id, Question.retired.is_(False))).all()
     seen = set() if practice else served_qids(session, user, contest)
-    questions = draw_paper(pool, contest.paper, contest.questions_per_attempt, seen, rng)
+    questions = paper.draw_paper(session, bank_id, groups.paper_of(contest, group), contest.questions_per_attempt, seen, rng)
     attempt = Attempt(
         user_id=user.id, contest_id=contest.id, practice=practice, status=ATTEMPT_ACTIVE,
         day=local_day(now), started_at=now,
         deadline=None if practice else now + timedelta(seconds=contest.time_limit_s),
-        question_count=len(questions), started_from=address[:45] if address else None,
+        question_count=len(questions), started_from=address[:45] if address else None, group=group,
     )
     if contest.question_time_s and not practice:  # practice stays untimed, the whole paper at once
         attempt.question_time_s, attempt.question_position, attempt.question_served_at = contest.question_time_s, 0, now
@@ -266,7 +266,7 @@ def _create_attempt(session, user, contest, now, practice, rng, address: str | N
     session.add(attempt)
     session.flush()
     for position, question in enumerate(questions):
-        order = [key for key, _ in question.options]
+        order = list(question.keys)
         rng.shuffle(order)
         session.add(AttemptQuestion(
             attempt_id=attempt.id, question_id=question.id, position=position, option_order=order,
@@ -286,8 +286,10 @@ def served_qids(session, user: User, contest: Contest) -> set[str]:
 
 
 def draw_paper(pool: list, rows: list, count: int, seen: set, rng: random.Random) -> list:
-    """Rows first, in order and without repeats, then the rest at random; questions the
-    citizen has not been served come first wherever the bank allows. Shuffled at the end."""
+    """The paper rule of quiz/contest/paper.py stated over an in-memory pool, for the bank
+    lint's checks and the tests (starts run paper.draw_paper in SQL). Rows first, in order
+    and without repeats, then the rest at random; questions the citizen has not been served
+    come first wherever the bank allows. Shuffled at the end."""
     chosen: list = []
     taken: set = set()
 
@@ -499,13 +501,14 @@ class Graded:
     time_used_ms: int | None = None
     items: list = field(default_factory=list)
     holder: TokenHolder | None = None  # whose attempt: what the leaderboard records
+    group: str | None = None  # the attempt's contest group (its board)
     rank: dict | None = None  # set by tell_leaderboard when the board told it
 
     finished = True
 
 
 _HEAD = ("id", "user_id", "contest_id", "practice", "status", "started_at", "deadline", "finished_at",
-         "auto_submitted", "question_count")
+         "auto_submitted", "question_count", "group")
 
 
 def submit_attempt(session, user, attempt_id, now: datetime, auto: bool = False,
@@ -669,11 +672,18 @@ def countdown_hand_in(attempt, asked: bool, now: datetime) -> bool:
 def recently_auto_submitted(session, user, contest: Contest, now: datetime) -> Attempt | None:
     """The citizen's latest timed attempt if the system handed it in within the last hour:
     the quiz page then shows its result instead of "no attempt running"."""
+    latest = recently_handed_in(session, user, contest, now)
+    return latest if latest is not None and latest.auto_submitted else None
+
+
+def recently_handed_in(session, user, contest: Contest, now: datetime) -> Attempt | None:
+    """The citizen's latest timed attempt if it was handed in (by them or the system) within
+    the last hour: Back or a reload of the quiz page then shows its result (read-only)."""
     latest = session.scalar(
         select(Attempt).where(Attempt.user_id == user.id, Attempt.contest_id == contest.id,
                               Attempt.practice.is_(False)).order_by(Attempt.id.desc()).limit(1)
     )
-    if latest is not None and latest.auto_submitted and latest.finished_at and \
+    if latest is not None and latest.finished and latest.finished_at and \
             (now - latest.finished_at).total_seconds() < 3600:
         return latest
     return None
@@ -701,6 +711,16 @@ def shown_options(item: AttemptQuestion) -> list[dict]:
     if item.question.type == "judge":
         return [{"key": key, "text": text} for key, text in JUDGE_OPTIONS]
     return display_options(item)
+
+
+def as_seen(item: AttemptQuestion, bank_keys) -> list[str]:
+    """Bank keys as the citizen saw them: the shuffled letter and the option's text ("B. 光合作用"),
+    正确/错误 for a judge question; what an organizer reads out when a citizen says "我选的是A"."""
+    texts = {option["key"]: option["text"] for option in shown_options(item)}
+    shown = to_display(item, bank_keys)
+    if item.question.type == "judge":
+        return [texts.get(key, key) for key in shown]
+    return [f"{key}. {texts[key]}" for key in shown]
 
 
 def review(attempt: Attempt, with_options: bool = True) -> list[dict]:

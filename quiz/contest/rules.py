@@ -19,8 +19,13 @@ def phase(contest: Contest, now: datetime) -> str:
 
 
 def current_contest(session, now: datetime) -> Contest | None:
-    """The open contest (the one that started last if several); else the next to
-    open; else the one that ended last."""
+    """The contest the bare paths mean (/, /api/v1/contest, registration, /display): the one
+    marked `featured: true` (the one that started last if several); else the open contest
+    (the one that started last if several); else the next to open; else the one that ended last."""
+    featured = session.scalar(
+        select(Contest).where(Contest.featured.is_(True)).order_by(Contest.starts_at.desc()).limit(1))
+    if featured:
+        return featured
     open_contest = session.scalar(
         select(Contest).where(Contest.starts_at <= now, Contest.ends_at > now)
         .order_by(Contest.starts_at.desc()).limit(1)
@@ -31,3 +36,18 @@ def current_contest(session, now: datetime) -> Contest | None:
     if upcoming:
         return upcoming
     return session.scalar(select(Contest).order_by(Contest.ends_at.desc()).limit(1))
+
+
+def contest_by_slug(session, slug: str) -> Contest | None:
+    return session.scalar(select(Contest).where(Contest.slug == slug)) if isinstance(slug, str) else None
+
+
+def contests_by_phase(session, now: datetime) -> dict[str, list[Contest]]:
+    """Every contest under its phase: open ones by start (the newest first), upcoming by start
+    (the soonest first), ended ones by end (the latest first): the home page's lists."""
+    listed = {OPEN: [], UPCOMING: [], ENDED: []}
+    for contest in session.scalars(select(Contest).order_by(Contest.starts_at.desc())):
+        listed[phase(contest, now)].append(contest)
+    listed[UPCOMING].reverse()
+    listed[ENDED].sort(key=lambda c: c.ends_at, reverse=True)
+    return listed

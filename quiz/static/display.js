@@ -56,7 +56,7 @@
       cell(tr, d.name, false);
       cell(tr, d.participants, true);
       cell(tr, d.attempts, true);
-      cell(tr, d.average_score.toFixed(1), true);
+      cell(tr, d.average_score_text, true);  // figures.average_text: "—" without participants
       cell(tr, d.participation_per_10k.toFixed(2), true);
       districtRows.push(tr);
     }

@@ -152,13 +152,18 @@
     form.addEventListener('change', onChange, false);
     if (submitButton) { submitButton.addEventListener('click', function () { handInClicked = true; }, false); }
     if (saveButton) { saveButton.addEventListener('click', function () { handInClicked = false; }, false); }
+    // 交卷 always asks (one tap could spend the day's only attempt); without this file the
+    // button (action=confirm) leads to the server's confirmation page instead.
     form.addEventListener('submit', function (event) {
       if (handingIn || !handInClicked) { return; }
       handInClicked = false;
+      event.preventDefault();
       var unanswered = countAnswered();
-      if (unanswered > 0 && !window.confirm('还有 ' + unanswered + ' 题未作答，确定交卷吗？')) {
-        event.preventDefault();
+      var ask = '交卷后本次答题结束，不能再修改答案。确定交卷吗？';
+      if (!form.getAttribute('data-timeout-action')) {  // the whole paper is on the page
+        ask = (unanswered > 0 ? '还有 ' + unanswered + ' 题未作答。' : '全部 ' + questions().length + ' 题都已作答。') + ask;
       }
+      if (window.confirm(ask)) { handIn(false); }
     }, false);
   }
 

@@ -8,6 +8,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
 from quiz.extensions import db, limiter
+from quiz.passwords import HashingBusy
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,20 @@ def _limit_retry_after() -> int:
         return max(1, int(breached.limit.get_expiry()))
 
 
+def retry_after_s(exc: HTTPException) -> int:
+    """Seconds a 429's sender should wait: the exception's own Retry-After, else the breached limit's."""
+    given = exc.get_response().headers.get("Retry-After") or getattr(exc, "retry_after", None)
+    try:
+        return max(1, int(given)) if given else _limit_retry_after()
+    except (TypeError, ValueError):
+        return _limit_retry_after()
+
+
+def wait_text(seconds: int) -> str:
+    """How long to wait, as a citizen reads it: 45 -> "45 秒", 61 -> "2 分钟", 3600 -> "60 分钟"."""
+    return f"{seconds} 秒" if seconds < 60 else f"{-(-seconds // 60)} 分钟"
+
+
 def database_error(exc: StatementError, connection: bool = False) -> str:
     """What a log may say of a failed statement: its kind, SQLSTATE, the constraint, table and
     column PostgreSQL names, and the statement, but neither its parameters nor the server's
@@ -65,13 +80,25 @@ def init_app(app) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         message = MESSAGES.get(status, exc.description or "")
+        retry = retry_after_s(exc) if status == 429 else None
         if wants_json():
             response = json_error(status, CODES.get(status, "error"), message)
         else:
-            response = app.make_response((render_template("errors/error.html", status=status, message=message), status))
-        if status == 429:
-            response.headers["Retry-After"] = str(exc.get_response().headers.get("Retry-After")
-                                                  or getattr(exc, "retry_after", None) or _limit_retry_after())
+            response = app.make_response((render_template("errors/error.html", status=status, message=message,
+                                                          wait=wait_text(retry) if retry else None), status))
+        if retry:
+            response.headers["Retry-After"] = str(retry)
+        return response
+
+    @app.errorhandler(HashingBusy)
+    def hashing_busy(exc: HashingBusy):
+        # Every password-hashing slot of this worker stayed taken (quiz/passwords.py): come back shortly.
+        if wants_json():
+            response = json_error(503, "busy", str(exc))
+        else:
+            response = app.make_response((render_template("errors/error.html", status=503, message=str(exc),
+                                                          wait=wait_text(exc.retry_after_s)), 503))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.errorhandler(Exception)

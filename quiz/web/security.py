@@ -8,6 +8,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_limiter.util import get_qualified_name
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import text
@@ -25,6 +26,7 @@ from quiz.auth import (
     mark_totp_passed,
     note_totp_failure,
     public,
+    signed_in,
     totp_failed,
     totp_passed,
 )
@@ -170,7 +172,7 @@ LOGIN_PER_PHONE_AT_IP = limiter.shared_limit(_login_failures, scope="login-phone
                                              methods=["POST"], deduct_when=_login_failed)
 LOGIN_PER_IP = limiter.shared_limit(_config_limit("LOGIN_ADDRESS_FAILURE_LIMIT"), scope="login-ip", key_func=client_ip,
                                     methods=["POST"], deduct_when=_login_failed)
-# Every password check costs a scrypt hash (~120 ms): successes count too.
+# Every password check costs a scrypt hash (~0.4 s of a core, quiz/passwords.py): successes count too.
 LOGINS_PER_IP = limiter.shared_limit(_config_limit("LOGIN_ADDRESS_LIMIT"), scope="logins-ip", key_func=client_ip,
                                      methods=["POST"], deduct_when=_password_checked)
 LOGIN_SUCCESSES_PER_PHONE = limiter.shared_limit(_config_limit("LOGIN_SUCCESS_LIMIT"), scope="login-ok-phone",
@@ -200,6 +202,26 @@ _BLUEPRINT_LIMITS = [
     limiter.shared_limit(_config_limit("ANSWER_SAVE_LIMIT"), scope="answer-save", key_func=citizen_key,
                          methods=["POST", "PUT"], exempt_when=_only(*ANSWER_SAVES)),
 ]
+
+
+def _no_limit_applies() -> bool:
+    """Flask-Limiter's request filter: True for a view no limit can apply to (no limit
+    decorator, not one of the blueprint budgets' endpoints above), so that resolving its
+    limits (a third of the app's time on /healthz, docs/benchmarks.md) is skipped. Decided
+    once per endpoint: limits are attached when the views are defined."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return False
+    known = current_app.extensions.setdefault("quiz_unlimited_endpoints", {})
+    if endpoint not in known:
+        view = current_app.view_functions.get(endpoint)
+        known[endpoint] = (view is not None and endpoint not in ATTEMPT_STARTS + ANSWER_SAVES
+                           and get_qualified_name(view) not in limiter._marked_for_limiting
+                           and not limiter.limit_manager.has_hints(endpoint))
+    return known[endpoint]
+
+
+limiter.request_filter(_no_limit_applies)  # module level: once, however many apps are built
 # Wrong second-factor codes, per account: one budget for /login/totp and the token route.
 TOTP_PER_ACCOUNT = limiter.shared_limit(_login_failures, scope="totp-account", key_func=totp_account, methods=["POST"],
                                         deduct_when=totp_failed)
@@ -219,6 +241,22 @@ def init_app(app) -> None:
     app.before_request(deny_unmarked_views)
     app.after_request(security_headers)
     app.register_blueprint(bp)
+    _check_limits_only_where_they_apply(app)
+
+
+def _check_limits_only_where_they_apply(app) -> None:
+    """Flask-Limiter's per-request check (its before_request) runs only for views a limit
+    applies to (_no_limit_applies): even with nothing to count it resolves exemptions and meta
+    limits on every request. Left as it is if this Flask-Limiter registers its check otherwise."""
+    hooks = app.before_request_funcs.get(None, [])
+    for index, hook in enumerate(hooks):
+        if getattr(hook, "__self__", None) is limiter and getattr(hook, "__name__", "") == "_check_request_limit":
+            def check_request_limit(check=hook):
+                if not _no_limit_applies():
+                    return check()
+                return None
+
+            hooks[index] = check_request_limit
 
 
 def limit_blueprints(*blueprints) -> None:
@@ -253,21 +291,27 @@ def _private_response() -> bool:
         return False
     if request.path.startswith("/api/"):
         return bool(request.headers.get("Authorization")) or request.endpoint in ("api.token", "api.register")
-    return request.path.startswith(("/admin", "/login", "/register", "/code", "/reset")) or current_user.is_authenticated
+    return request.path.startswith(("/admin", "/login", "/register", "/code", "/reset")) or signed_in()
+
+
+_EVERY_RESPONSE = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                   ("Cross-Origin-Opener-Policy", "same-origin"),
+                   ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"))
 
 
 def security_headers(response):
+    """The headers every response carries, unless its view set its own; read the response's
+    headers once (werkzeug's setdefault scans them all for each header)."""
     headers = response.headers
+    present = {key.lower() for key in headers.keys()}
     csp = content_security_policy()
-    headers.setdefault("Content-Security-Policy", csp)
+    wanted = [("Content-Security-Policy", csp)]
     if "frame-ancestors 'none'" in csp:
-        headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        wanted.append(("X-Frame-Options", "DENY"))
+    wanted.extend(_EVERY_RESPONSE)
     if current_app.config.get("PREFERRED_URL_SCHEME") == "https" or request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    headers.extend([(key, value) for key, value in wanted if key.lower() not in present])
     if _private_response():
         headers["Cache-Control"] = "no-store"
     return response

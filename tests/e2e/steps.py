@@ -29,6 +29,7 @@ DESKTOP = (1280, 800)
 _phones = itertools.count(1)
 RESULT_URL = re.compile(r"/result/\d+$")
 QUIZ_URL = re.compile(r"/quiz$")
+HANDED_IN_OR_ASKED = re.compile(r"/result/\d+$|/quiz/\d+/hand-in$")  # the confirmation page without JavaScript
 
 
 def new_phone() -> str:
@@ -154,10 +155,13 @@ def seconds_to_deadline(page) -> float:
 
 
 def hand_in(page, touch: bool = True) -> None:
-    """交卷; accept the "unanswered questions" confirmation if quiz.js asks."""
+    """交卷 and confirm it: quiz.js asks in a dialog; without JavaScript a confirmation page does."""
     page.once("dialog", lambda dialog: dialog.accept())
     press(page.locator("#submit-quiz"), touch)
-    page.wait_for_url(RESULT_URL)
+    page.wait_for_url(HANDED_IN_OR_ASKED)
+    if page.url.endswith("/hand-in"):
+        press(page.locator("#confirm-submit"), touch)
+        page.wait_for_url(RESULT_URL)
 
 
 def result_figures(page) -> dict:

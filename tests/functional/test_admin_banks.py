@@ -45,7 +45,7 @@ def test_dry_run_lists_every_problem_with_line_and_question(client, city):
     problems = re.search(r'<ul id="bank-problems"[^>]*>(.*?)</ul>', page, re.S).group(1)
     items = re.findall(r"<li>(.*?)</li>", problems, re.S)
     assert len(items) == 1
-    assert "第 35 行" in items[0] and "safety-001" in items[0] and "duplicate question id (also on line 9)" in items[0]
+    assert "第 35 行" in items[0] and "safety-001" in items[0] and "题目编号重复（第 9 行也有）" in items[0]
     assert bank_count() == 0
 
 

@@ -65,16 +65,16 @@ def test_paper_shortfall_names_the_category_and_saves_nothing(client, city, samp
         token, paper=[{"category": "spirit", "type": "multiple", "count": 10}, {"difficulty": 3, "type": "multiple", "count": 1}]))
     assert response.status_code == 422
     page = text(response)
-    assert "category=spirit, type=multiple) asks for 10 questions but the bank has only 8" in page
+    assert "category=spirit, type=multiple）要求 10 道题，但题库中符合条件的只有 8 道" in page
     assert "第 15 行" not in page  # lines of a YAML file the organizer never saw would confuse
     assert db.session.scalar(select(Contest)) is None
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"time_limit_s": "7201"}, "Number must be between 10 and 7200"),
-    ({"ends_at": "2023-05-22T08:01"}, "a contest window may last at most 366 days"),
+    ({"time_limit_s": "7201"}, "数值大小必须介于 10 到 7200 之间"),
+    ({"ends_at": "2023-05-22T08:01"}, "竞赛时间最长 366 天"),
     ({"ends_at": "2022-05-20T08:00"}, "结束时间必须晚于开始时间"),
-    ({"bank": "no-such-bank"}, "Not a valid choice"),
+    ({"bank": "no-such-bank"}, "不是有效的选择"),
 ])
 def test_contest_limits_are_kept(client, city, sample_bank, overrides, message):
     token = page_token(client.get("/admin/contests/new").get_data(as_text=True))
@@ -124,4 +124,4 @@ def test_upload_a_contest_definition_file(client, city, sample_bank):
     response = client.post("/admin/contests/upload", content_type="multipart/form-data", data={
         "csrf_token": token, "file": (io.BytesIO(broken), "contest.yaml")})
     assert response.status_code == 422
-    assert "time_limit_s must be an integer from 10 to 7200" in text(response)
+    assert "time_limit_s 必须是 10 到 7200 之间的整数" in text(response)

@@ -59,7 +59,7 @@ def test_sample_bank_round_trips_through_yaml(app, sample_bank, runner, tmp_path
     path = tmp_path / "copy.yaml"
     path.write_bytes(exported.content.replace(b"\nbank: cz-science-2021\n", b"\nbank: cz-science-2021-copy\n", 1))
     result = runner.invoke(args=["bank", "validate", str(path)])
-    assert result.exit_code == 0 and "OK: bank cz-science-2021-copy version 2, 462 questions" in result.output
+    assert result.exit_code == 0 and "检查通过：题库 cz-science-2021-copy 第 2 版，共 462 题" in result.output
     outcome = import_bank(db.session, path.read_bytes(), path.name)
     assert stored_questions(outcome.bank) == stored_questions(sample_bank)
     assert validate_bank(exported.content).slug == sample_bank.slug  # as exported, valid too
@@ -72,8 +72,7 @@ def test_retired_questions_are_left_out_and_counted(app, sample_bank, runner, tm
     out = tmp_path / "bank.xlsx"
     result = runner.invoke(args=["bank", "export", sample_bank.slug, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == (f"{out}: exported bank cz-science-2021 version 2 as xlsx "
-                                     "(461 questions; 1 retired question(s) left out)")
+    assert result.output.strip() == f"{out}: 已将题库 cz-science-2021 第 2 版导出为 xlsx（共 461 题；未包含 1 道已停用的题）"
     assert "achievements-002" not in {q.qid for q in validate_bank(out.read_bytes()).questions}
 
 
@@ -82,14 +81,14 @@ def test_cli_export_then_import_as_a_new_bank(app, runner, tmp_path):
     out = tmp_path / "good.xlsx"
     result = runner.invoke(args=["bank", "export", "test-bank", "--version", "1", "--format", "xlsx", "--out", str(out)])
     assert result.exit_code == 0
-    assert result.output == f"{out}: exported bank test-bank version 1 as xlsx (3 questions)\n"
+    assert result.output == f"{out}: 已将题库 test-bank 第 1 版导出为 xlsx（共 3 题）\n"
     out.write_bytes(renamed_workbook(out.read_bytes(), "test-bank", 2))
     result = runner.invoke(args=["bank", "import", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"{out}: imported bank test-bank version 2 (3 questions)" in result.output
+    assert f"{out}: 已导入题库 test-bank 第 2 版（共 3 题）" in result.output
     old, new = db.session.scalars(select(Bank).order_by(Bank.version)).all()
     assert [q[1:] for q in stored_questions(new)] == [q[1:] for q in stored_questions(old)]
-    assert "unchanged" in runner.invoke(args=["bank", "import", str(out)]).output
+    assert "没有变化" in runner.invoke(args=["bank", "import", str(out)]).output
 
 
 def test_cli_refuses_a_bad_workbook_with_sheet_and_cell(app, runner, tmp_path):
@@ -103,9 +102,9 @@ def test_cli_refuses_a_bad_workbook_with_sheet_and_cell(app, runner, tmp_path):
         result = runner.invoke(args=["bank", command, str(out)])
         assert result.exit_code == 1
         assert result.output.splitlines() == [
-            f"{out}:题目!N2: question safety-001: answer E is not one of the options",
-            f"{out}:题目!D3: question safety-002: difficulty must be 1, 2 or 3, not 4",
-            "2 problem(s); nothing was changed.",
+            f"{out}:题目!N2: 题目 safety-001：答案 E 不在选项中",
+            f"{out}:题目!D3: 题目 safety-002：难度必须是 1、2 或 3，不能是 4",
+            "共 2 个问题；没有做任何改动。",
         ]
     assert db.session.scalar(select(func.count()).select_from(Bank)) == 1
 
@@ -120,8 +119,8 @@ def test_cli_refuses_a_file_named_xlsx_that_is_not_one(app, runner, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["no-such-bank"], "Error: no bank no-such-bank"),
-    (["test-bank", "--version", "9"], "Error: bank test-bank has no version 9"),
+    (["no-such-bank"], "Error: 没有题库 no-such-bank"),
+    (["test-bank", "--version", "9"], "Error: 题库 test-bank 没有第 9 版"),
 ])
 def test_cli_export_of_an_unknown_bank_exits_1(app, runner, tmp_path, args, message):
     import_bank(db.session, (BANKS / "good.yaml").read_bytes(), "good.yaml")
@@ -145,8 +144,18 @@ def test_api_takes_a_workbook_and_names_the_cell_of_a_problem(app, api):
     response = post(bad.getvalue())
     assert response.status_code == 422
     assert response.get_json()["errors"] == [{"line": 3, "cell": "题目!D3", "question": "health-001",
-                                              "message": "difficulty must be 1, 2 or 3, not 5"}]
+                                              "message": "难度必须是 1、2 或 3，不能是 5"}]
     assert post(template_workbook()).status_code == 201
+
+
+def test_api_takes_a_workbook_as_the_raw_body(app, api):
+    create_organizer(db.session, "13800000001", "组织者", "organizer-pass-1", "city", None, DURING)
+    api.login("13800000001", "organizer-pass-1")
+    response = api.post("/api/v1/admin/banks", data=template_workbook(), content_type=XLSX_MIMETYPE)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["bank"]["version"] == 1
+    unsupported = api.post("/api/v1/admin/banks", data=template_workbook(), content_type="application/zip")
+    assert unsupported.status_code == 415 and unsupported.get_json()["error"]["code"] == "unsupported_media_type"
 
 
 # ---- the console ------------------------------------------------------------------
@@ -209,6 +218,6 @@ def test_console_shows_a_workbook_problem_with_its_sheet_and_cell(client, city):
     page = html.unescape(response.get_data(as_text=True))
     items = re.findall(r"<li>(.*?)</li>", re.search(r'<ul id="bank-problems"[^>]*>(.*?)</ul>', page, re.S).group(1), re.S)
     assert len(items) == 1
-    assert "题目!N2" in items[0] and "行" not in items[0] and "answer E is not one of the options" in items[0]
+    assert "题目!N2" in items[0] and "行" not in items[0] and "答案 E 不在选项中" in items[0]
     assert db.session.scalar(select(func.count()).select_from(Bank)) == 0
 

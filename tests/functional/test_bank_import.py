@@ -20,39 +20,39 @@ ORGANIZER_PASSWORD = "organizer-pass-1"
 
 # file in tests/banks (or a generated one, see bad_bytes): line, question, part of the message
 BAD_FILES = [
-    ("bad-not-yaml.yaml", 10, None, "not valid YAML"),
-    ("bad-not-mapping.yaml", 2, None, "the file must be a YAML mapping"),
-    ("bad-missing-top-key.yaml", 2, None, "missing top-level key 'title'"),
-    ("bad-unknown-top-key.yaml", 5, None, "unknown top-level key 'author'"),
-    ("bad-missing-question-key.yaml", 35, "health-001", "missing question key 'explanation'"),
-    ("bad-unknown-question-key.yaml", 20, "safety-001", "unknown question key 'hint'"),
-    ("bad-duplicate-id.yaml", 35, "safety-001", "duplicate question id (also on line 9)"),
-    ("bad-duplicate-key.yaml", 27, "safety-002", "duplicate key 'stem' (first on line 26)"),
-    ("bad-unknown-type.yaml", 10, "safety-001", "unknown type 'fill'"),
-    ("bad-option-count.yaml", 14, "safety-001", "needs 2 to 8 options, not 1"),
-    ("bad-option-keys.yaml", 17, "safety-001", "option keys must be A, B, C, D in order"),
-    ("bad-duplicate-option.yaml", 30, "safety-002", "options A and C have the same text"),
-    ("bad-answer-not-option.yaml", 19, "safety-001", "answer E is not one of the options"),
-    ("bad-multiple-one-key.yaml", 32, "safety-002", "multiple-choice answer needs at least two keys"),
-    ("bad-judge-options.yaml", 40, "health-001", "a judge question has no options"),
-    ("bad-judge-answer.yaml", 40, "health-001", "a judge answer must be true or false"),
-    ("bad-empty-stem.yaml", 26, "safety-002", "stem is empty"),
-    ("bad-undeclared-category.yaml", 37, "health-001", "category 'food' is not declared"),
-    ("bad-difficulty.yaml", 25, "safety-002", "difficulty must be 1, 2 or 3, not 4"),
-    ("bad-wrong-type.yaml", 42, "health-001", "points must be a non-negative integer, not '2'"),
-    ("bad-python-tag.yaml", 13, None, "YAML tag !!python/object/apply:os.system is not allowed"),
-    ("generated-alias-bomb.yaml", 44, None, "YAML anchors (&name) are not allowed"),
-    ("generated-too-big.yaml", 1, None, "the limit is 5242880 bytes"),
-    ("generated-not-utf8.yaml", 13, None, "file is not UTF-8 text"),
+    ("bad-not-yaml.yaml", 10, None, "不是有效的 YAML"),
+    ("bad-not-mapping.yaml", 2, None, "的 YAML 映射"),
+    ("bad-missing-top-key.yaml", 2, None, "缺少顶层键“title”"),
+    ("bad-unknown-top-key.yaml", 5, None, "未知的顶层键“author”"),
+    ("bad-missing-question-key.yaml", 35, "health-001", "题目缺少键“explanation”"),
+    ("bad-unknown-question-key.yaml", 20, "safety-001", "未知的题目键“hint”"),
+    ("bad-duplicate-id.yaml", 35, "safety-001", "题目编号重复（第 9 行也有）"),
+    ("bad-duplicate-key.yaml", 27, "safety-002", "键“stem”重复（第一次出现在第 26 行）"),
+    ("bad-unknown-type.yaml", 10, "safety-001", "未知的题型“fill”"),
+    ("bad-option-count.yaml", 14, "safety-001", "需要 2 到 8 个选项，现在有 1 个"),
+    ("bad-option-keys.yaml", 17, "safety-001", "选项字母必须依次是 A, B, C, D"),
+    ("bad-duplicate-option.yaml", 30, "safety-002", "选项 A 和 C 的内容相同"),
+    ("bad-answer-not-option.yaml", 19, "safety-001", "答案 E 不在选项中"),
+    ("bad-multiple-one-key.yaml", 32, "safety-002", "多选题的答案至少要有两个选项"),
+    ("bad-judge-options.yaml", 40, "health-001", "判断题不能有选项"),
+    ("bad-judge-answer.yaml", 40, "health-001", "判断题的答案必须是 true 或 false"),
+    ("bad-empty-stem.yaml", 26, "safety-002", "题干为空"),
+    ("bad-undeclared-category.yaml", 37, "health-001", "分类“food”没有在 categories 中声明"),
+    ("bad-difficulty.yaml", 25, "safety-002", "难度必须是 1、2 或 3，不能是 4"),
+    ("bad-wrong-type.yaml", 42, "health-001", "分值必须是非负整数，不能是 '2'"),
+    ("bad-python-tag.yaml", 13, None, "不允许使用 YAML 标签 !!python/object/apply:os.system"),
+    ("generated-alias-bomb.yaml", 44, None, "不允许使用 YAML 锚点（&name）"),
+    ("generated-too-big.yaml", 1, None, "最多 5242880 字节"),
+    ("generated-not-utf8.yaml", 13, None, "文件不是 UTF-8 编码的文本"),
 ]
 
 # All five problems of one file, in line order.
 MULTI_PROBLEM = [
-    (5, None, "unknown top-level key 'author'"),
-    (13, "safety-001", "difficulty must be 1, 2 or 3, not 0"),
-    (20, "safety-001", "answer E is not one of the options"),
-    (36, "safety-001", "duplicate question id (also on line 10)"),
-    (38, "safety-001", "category 'food' is not declared"),
+    (5, None, "未知的顶层键“author”"),
+    (13, "safety-001", "难度必须是 1、2 或 3，不能是 0"),
+    (20, "safety-001", "答案 E 不在选项中"),
+    (36, "safety-001", "题目编号重复（第 10 行也有）"),
+    (38, "safety-001", "分类“food”没有在 categories 中声明"),
 ]
 
 
@@ -85,7 +85,7 @@ def counts() -> tuple[int, int]:
 
 
 def expected_line(path, line, question, message) -> str:
-    prefix = f"{path}:{line}: " + (f"question {question}: " if question else "")
+    prefix = f"{path}:{line}: " + (f"题目 {question}：" if question else "")
     return prefix, message
 
 
@@ -110,7 +110,7 @@ def assert_cli_refused(result, path, problems):
         assert line.startswith(prefix), line
         assert part in line[len(prefix):], line
         assert re.match(rf"^{re.escape(str(path))}:\d+: ", line)
-    assert f"{len(problems)} problem(s); nothing was changed." in result.output
+    assert f"共 {len(problems)} 个问题；没有做任何改动。" in result.output
 
 
 @pytest.mark.parametrize("command", ["validate", "import"])
@@ -167,21 +167,21 @@ def test_api_lists_every_problem_of_a_file(organizer_api, good_bank):
 def test_validate_success_prints_counts(runner):
     result = runner.invoke(args=["bank", "validate", str(GOOD)])
     assert result.exit_code == 0, result.output
-    assert f"{GOOD}: OK: bank test-bank version 1, 3 questions" in result.output
-    assert "by type: judge=1, multiple=1, single=1" in result.output
-    assert "by category: health=1, safety=2" in result.output
-    assert "by difficulty: 1=1, 2=1, 3=1" in result.output
+    assert f"{GOOD}: 检查通过：题库 test-bank 第 1 版，共 3 题" in result.output
+    assert "题型：单选 1 题，多选 1 题，判断 1 题" in result.output
+    assert "分类：健康卫生 1 题，安全常识 2 题" in result.output
+    assert "难度：1 级 1 题，2 级 1 题，3 级 1 题" in result.output
     assert counts() == (0, 0)  # validating never writes
 
 
 def test_import_then_identical_reimport_is_unchanged(runner):
     first = runner.invoke(args=["bank", "import", str(GOOD)])
     assert first.exit_code == 0, first.output
-    assert "imported bank test-bank version 1 (3 questions)" in first.output
+    assert "已导入题库 test-bank 第 1 版（共 3 题）" in first.output
     assert counts() == (1, 3)
     again = runner.invoke(args=["bank", "import", str(GOOD)])
     assert again.exit_code == 0, again.output
-    assert "unchanged" in again.output
+    assert "没有变化" in again.output
     assert counts() == (1, 3)
 
 
@@ -251,8 +251,8 @@ def test_new_version_keeps_old_questions_for_past_attempts(app, good_bank, citiz
 
 
 @pytest.mark.parametrize("number,message", [
-    (1, "version 1 of bank test-bank was already imported with other content; raise the version"),
-    (0, "version must be a positive integer"),
+    (1, "题库 test-bank 的第 1 版已经用不同的内容导入过；请提高版本号"),
+    (0, "version 必须是正整数"),
 ])
 def test_same_version_with_other_content_is_refused(runner, good_bank, tmp_path, number, message):
     path = tmp_path / "changed.yaml"
@@ -268,12 +268,12 @@ def test_lower_version_is_refused(runner, organizer_api, good_bank, tmp_path):
     path.write_bytes(version(GOOD.read_bytes(), 2, "另一个题干？"))
     before = counts()
     assert_cli_refused(runner.invoke(args=["bank", "import", str(path)]), path,
-                       [(4, None, "bank test-bank is already at version 3; a new import needs a higher version")])
+                       [(4, None, "题库 test-bank 已经是第 3 版；新导入的版本号必须更高")])
     response = post_bank(organizer_api, path.read_bytes())
     assert response.status_code == 422
     assert response.get_json()["errors"] == [{
         "line": 4, "question": None,
-        "message": "bank test-bank is already at version 3; a new import needs a higher version",
+        "message": "题库 test-bank 已经是第 3 版；新导入的版本号必须更高",
     }]
     assert counts() == before
 
@@ -283,10 +283,10 @@ def test_dry_run_checks_versions_and_changes_nothing(runner, good_bank, tmp_path
     path.write_bytes(version(GOOD.read_bytes(), 2, "另一个题干？"))
     result = runner.invoke(args=["bank", "import", "--dry-run", str(path)])
     assert result.exit_code == 0, result.output
-    assert "dry run: bank test-bank version 2 would be imported (3 questions); nothing was changed" in result.output
+    assert "试运行：题库 test-bank 第 2 版可以导入（共 3 题）；没有做任何改动" in result.output
     assert counts() == (1, 3)
 
     path.write_bytes(version(GOOD.read_bytes(), 1, "另一个题干？"))
     refused = runner.invoke(args=["bank", "import", "--dry-run", str(path)])
-    assert_cli_refused(refused, path, [(4, None, "already imported with other content")])
+    assert_cli_refused(refused, path, [(4, None, "已经用不同的内容导入过")])
     assert counts() == (1, 3)

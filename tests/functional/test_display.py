@@ -36,7 +36,7 @@ def test_the_city_display_renders_without_javascript(screen, results):
                                        ["3", "王*明", "武进区", "50", "1:01"]]
     assert html.count('class="entry') == 3
     assert [r[0] for r in rows(html, "district-table")] == ["武进区", "新北区", "常州经开区", "金坛区", "溧阳市", "天宁区", "钟楼区"]
-    assert rows(html, "district-table")[0] == ["武进区", "2", "2", "75.0", "0.01"]
+    assert rows(html, "district-table")[0] == ["武进区", "2", "2", "75.00", "0.01"]
     assert by_id(html, "participants") == "3" and by_id(html, "attempts") == "3"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", by_id(html, "updated-at"))
     assert re.search(r'<p id="board-notice"[^>]*hidden', html)

@@ -188,7 +188,7 @@ def test_public_boards_do_not_move_after_the_freeze_but_the_citizen_and_console_
 
     # `contest unfreeze`: the live standings at once, everywhere public.
     result = runner.invoke(args=["contest", "unfreeze", contest.slug])
-    assert result.exit_code == 0 and "unfrozen" in result.output
+    assert result.exit_code == 0 and "解封" in result.output
     live = client.get("/api/v1/leaderboard").get_json()
     assert live["frozen"] is False and live["frozen_at"] is None
     assert [e["score"] for e in live["entries"]] == [100, 100, 90, 75]

@@ -271,4 +271,4 @@ def test_the_register_page_states_the_contest_retention_rule(app, client, sample
 def test_personal_data_days_is_validated_with_its_line(value):
     with pytest.raises(BankInvalid) as caught:
         validate_contest(SAMPLE_CONTEST.read_bytes() + f"\npersonal_data_days: {value}\n".encode())
-    assert any("personal_data_days must be an integer from 0 to 3650" in str(p) for p in caught.value.problems)
+    assert any("personal_data_days 必须是 0 到 3650 之间的整数" in str(p) for p in caught.value.problems)

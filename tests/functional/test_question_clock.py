@@ -73,13 +73,13 @@ def test_question_time_s_is_checked_and_may_stand_in_for_time_limit_s():
     for value in (b"4", b"601", b"true", b"'30'"):
         with pytest.raises(BankInvalid) as refused:
             validate_contest(base + b"\nquestion_time_s: " + value + b"\n")
-        assert "question_time_s must be an integer from 5 to 600" in str(refused.value.problems)
+        assert "question_time_s 必须是 5 到 600 之间的整数" in str(refused.value.problems)
     with pytest.raises(BankInvalid) as refused:
         validate_contest(without_limit + b"\nquestion_time_s: 600\n")  # 20 x 600 s: longer than any paper
-    assert "questions_per_attempt × question_time_s is 12000 s" in str(refused.value.problems)
+    assert "questions_per_attempt × question_time_s 是 12000 秒" in str(refused.value.problems)
     with pytest.raises(BankInvalid) as refused:
         validate_contest(without_limit)
-    assert "missing key 'time_limit_s'" in str(refused.value.problems)
+    assert "缺少键“time_limit_s”" in str(refused.value.problems)
 
 
 def test_the_attempt_ends_with_its_last_question_or_time_limit_s_whichever_first(app, sample_bank, citizens):

@@ -231,7 +231,7 @@ def test_cli_prints_flags_disqualifies_and_reinstates(runner, contest, cheat_and
     out = tmp_path / "s.csv"
     runner.invoke(args=["standings", "export", "--out", str(out)])
     assert cheat.phone not in out.read_text(encoding="utf-8-sig") and honest.phone in out.read_text(encoding="utf-8-sig")
-    assert "0 flag(s)" in runner.invoke(args=["review", "flags"]).output
+    assert "共 0 条可疑记录" in runner.invoke(args=["review", "flags"]).output
 
     back = runner.invoke(args=["review", "reinstate", cheat.phone, "--reason", "复核无误"])
     assert back.exit_code == 0 and "已恢复本竞赛资格" in back.output

@@ -104,4 +104,4 @@ def test_api_tokens_for_organizers_need_the_code(totp_app, organizer, citizens):
 
 def test_enrolment_refuses_citizens(totp_app, citizens):
     result = totp_app.test_cli_runner().invoke(args=["admin", "totp", "--phone", citizens.make().phone])
-    assert result.exit_code != 0 and re.search("no organizer", result.output)
+    assert result.exit_code != 0 and re.search("没有手机号为 .* 的组织者", result.output)

@@ -157,15 +157,15 @@ def test_the_contest_file_names_a_practice_bank_that_is_another_imported_bank(ap
         return runner.invoke(args=["contest", "import", str(path)])
 
     same = contest_import(sample_contest(practice_bank="cz-science-2021"))
-    assert same.exit_code == 1 and "practice_bank must be another bank than bank" in same.output
+    assert same.exit_code == 1 and "practice_bank 必须是与 bank 不同的题库" in same.output
     missing = contest_import(sample_contest(practice_bank="test-bank"))
-    assert missing.exit_code == 1 and "practice_bank 'test-bank' has not been imported" in missing.output
+    assert missing.exit_code == 1 and "练习题库“test-bank”还没有导入" in missing.output
 
     copy = SAMPLE_BANK.read_text(encoding="utf-8").replace("bank: cz-science-2021", "bank: cz-copy", 1)
     (tmp_path / "copy.yaml").write_text(copy, encoding="utf-8")
     assert runner.invoke(args=["bank", "import", str(tmp_path / "copy.yaml")]).exit_code == 0
     copied = contest_import(sample_contest(practice_bank="cz-copy"))
-    assert copied.exit_code == 1 and "practice_bank 'cz-copy' shares 462 question(s) with bank" in copied.output
+    assert copied.exit_code == 1 and "练习题库“cz-copy”与题库“cz-science-2021”有 462 道相同的题" in copied.output
     assert db.session.scalar(select(func.count()).select_from(Contest)) == 0
 
     assert runner.invoke(args=["bank", "import", str(PRACTICE_BANK)]).exit_code == 0
@@ -282,11 +282,11 @@ def test_a_contest_keeps_its_bank_version_until_imported_again_and_a_short_versi
     assert runner.invoke(args=["bank", "import", str(PRACTICE_BANK)]).exit_code == 0
     imported = runner.invoke(args=["contest", "import", contest_file])
     assert imported.exit_code == 0, imported.output
-    assert "papers are drawn from bank test-bank version 1" in imported.output
+    assert "试卷从题库 test-bank 第 1 版抽题" in imported.output
 
     (tmp_path / "v2.yaml").write_text(ONE_QUESTION, encoding="utf-8")
     uploaded = runner.invoke(args=["bank", "import", str(tmp_path / "v2.yaml")])
-    assert uploaded.exit_code == 0 and "version 2 (1 questions)" in uploaded.output
+    assert uploaded.exit_code == 0 and "第 2 版（共 1 题）" in uploaded.output
     assert _pinned() == ("test-bank", 1)  # the upload changed nothing
     contest = db.session.scalar(select(Contest).where(Contest.slug == "test-contest"))
     attempt, _ = attempts.start_attempt(db.session, citizens.make(), contest, DURING, rng)
@@ -294,9 +294,9 @@ def test_a_contest_keeps_its_bank_version_until_imported_again_and_a_short_versi
 
     refused = runner.invoke(args=["contest", "import", contest_file])
     assert refused.exit_code == 1
-    assert "bank test-bank version 2 cannot fill the paper; contest test-contest stays on test-bank version 1" in refused.output
-    assert "paper row 2 (category=health) asks for 1 questions but the bank has only 0 matching" in refused.output
-    assert "questions_per_attempt is 3 but the bank has only 1 active questions" in refused.output
+    assert "题库 test-bank 第 2 版不够组成试卷；竞赛 test-contest 继续使用 test-bank 第 1 版" in refused.output
+    assert "第 2 条抽题规则（category=health）要求 1 道题，但题库中符合条件的只有 0 道" in refused.output
+    assert "questions_per_attempt 是 3，但题库只有 1 道未停用的题" in refused.output
     assert _pinned() == ("test-bank", 1)
 
     (tmp_path / "v3.yaml").write_text(EXTENDED, encoding="utf-8")
@@ -304,7 +304,7 @@ def test_a_contest_keeps_its_bank_version_until_imported_again_and_a_short_versi
     assert _pinned() == ("test-bank", 1)
     switched = runner.invoke(args=["contest", "import", contest_file])
     assert switched.exit_code == 0, switched.output
-    assert "papers are drawn from bank test-bank version 3 (switched from test-bank version 1)" in switched.output
+    assert "试卷从题库 test-bank 第 3 版抽题（由 test-bank 第 1 版切换而来）" in switched.output
     assert _pinned() == ("test-bank", 3)
 
 

@@ -77,7 +77,7 @@ def test_a_base_60_or_huge_number_is_refused_with_its_line(runner, tmp_path, sca
         validate_bank(raw)
     line = raw.decode().splitlines().index(f"      A: {scalar}") + 1
     assert [(p.line, p.question) for p in refused.value.problems] == [(line, None)]
-    assert "number" in refused.value.problems[0].message and "quote it" in refused.value.problems[0].message
+    assert "数字" in refused.value.problems[0].message and "请加引号" in refused.value.problems[0].message
     assert len(refused.value.problems[0].message) < 200  # the scalar is not echoed whole
 
     path = tmp_path / "bank.yaml"
@@ -98,8 +98,8 @@ def test_a_file_of_thousands_of_mistakes_lists_the_first_200_and_counts_the_rest
     assert len(problems) == MAX_PROBLEMS + 1
     kept = problems[:-1]
     assert [p.question for p in kept] == [f"q-{n:04d}" for n in range(MAX_PROBLEMS)]  # the first by line
-    assert all("difficulty must be 1, 2 or 3" in p.message for p in kept)
-    assert problems[-1].message == f"… and {wrong - MAX_PROBLEMS} more problems"
+    assert all("难度必须是 1、2 或 3" in p.message for p in kept)
+    assert problems[-1].message == f"……还有 {wrong - MAX_PROBLEMS} 个问题"
     assert problems[-1].line > kept[-1].line
 
     path = tmp_path / "bank.yaml"
@@ -107,7 +107,7 @@ def test_a_file_of_thousands_of_mistakes_lists_the_first_200_and_counts_the_rest
     result = runner.invoke(args=["bank", "validate", str(path)])
     assert result.exit_code == 1
     assert result.output.count(f"{path}:") == MAX_PROBLEMS + 1
-    assert f"… and {wrong - MAX_PROBLEMS} more problems" in result.output
+    assert f"……还有 {wrong - MAX_PROBLEMS} 个问题" in result.output
 
 
 def test_thousands_of_duplicate_keys_are_bounded_too():
@@ -117,8 +117,8 @@ def test_thousands_of_duplicate_keys_are_bounded_too():
         validate_bank(raw)
     problems = refused.value.problems
     assert len(problems) == MAX_PROBLEMS + 1
-    assert problems[-1].message.startswith("… and ") and problems[-1].message.endswith(" more problems")
-    shown = len(problems) - 1 + int(problems[-1].message.split()[2])
+    assert problems[-1].message.startswith("……还有 ") and problems[-1].message.endswith(" 个问题")
+    shown = len(problems) - 1 + int(problems[-1].message.split()[1])
     assert shown == 1000 + 3  # every duplicate, the unknown key, the missing categories and questions
 
 
@@ -141,7 +141,7 @@ def test_the_export_command_refuses_an_unknown_district(runner, contest, tmp_pat
     result = runner.invoke(args=["export", "results", "--contest", contest.slug, "--out", str(out),
                                  "--district", district])
     assert result.exit_code == 2, result.output
-    assert "unknown district" in result.output and "wujin" in result.output  # names the known codes
+    assert "未知的区县" in result.output and "wujin" in result.output  # names the known codes
     assert not out.exists()
     assert runner.invoke(args=["export", "results", "--contest", contest.slug, "--out", str(out),
                                "--district", "wujin"]).exit_code == 0

@@ -42,10 +42,10 @@ def test_units_and_townships_are_stored_with_the_contest(app, sample_bank):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ("  - {code: wj-hospital, name: 重复, district: wujin, kind: 医院}\n", "duplicate unit code 'wj-hospital'"),
-    ("  - {code: lz-1, name: 溧阳某厂, district: liyang, kind: 企业}\n", "unit 'lz-1' is in district 'liyang', which is not in districts"),
-    ("  - {code: wj-bar, name: 酒吧, district: wujin, kind: 酒吧}\n", "unit 'wj-bar' has kind '酒吧'"),
-    ("  - {code: wj-x, name: 某单位, district: wujin}\n", "a unit needs code (slug), name"),
+    ("  - {code: wj-hospital, name: 重复, district: wujin, kind: 医院}\n", "单位代码“wj-hospital”重复"),
+    ("  - {code: lz-1, name: 溧阳某厂, district: liyang, kind: 企业}\n", "单位“lz-1”所在的区县 'liyang' 不在 districts 中"),
+    ("  - {code: wj-bar, name: 酒吧, district: wujin, kind: 酒吧}\n", "单位“wj-bar”的类型是 '酒吧'"),
+    ("  - {code: wj-x, name: 某单位, district: wujin}\n", "单位需要 code（代码）、name"),
 ])
 def test_bad_units_are_named_with_their_line(extra, message):
     raw = UNITS_CONTEST.read_text(encoding="utf-8").replace("townships:\n", extra + "townships:\n")
@@ -57,9 +57,9 @@ def test_bad_units_are_named_with_their_line(extra, message):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ("  liyang:\n    - {code: x, name: 某镇}\n", "townships of 'liyang', which is not in districts"),
-    ("  tianning:\n    - {code: hutang, name: 湖塘镇}\n", "duplicate township code 'hutang'"),
-    ("district_rank_by: best\n", "district_rank_by must be one of per_10k, participants, attempts, full_score_rate"),
+    ("  liyang:\n    - {code: x, name: 某镇}\n", "'liyang' 的乡镇（街道），但这个区县不在 districts 中"),
+    ("  tianning:\n    - {code: hutang, name: 湖塘镇}\n", "乡镇（街道）代码“hutang”重复"),
+    ("district_rank_by: best\n", "district_rank_by 必须是 per_10k, participants, attempts, full_score_rate 之一"),
 ])
 def test_bad_townships_and_rank_by_are_refused(extra, message):
     with pytest.raises(BankInvalid) as caught:
@@ -261,4 +261,4 @@ def test_a_district_code_may_not_shadow_a_display_path():
     with pytest.raises(BankInvalid) as caught:
         validate_contest(raw.encode())
     assert [p.message for p in caught.value.problems] == [
-        "district code 'units' is reserved: /display/units is another page"]
+        "区县代码“units”是保留字：/display/units 是另一个页面"]

@@ -245,8 +245,8 @@ def test_the_cli_finalizes_expired_attempts(open_contest, citizens, runner, rng)
 
     outcome = runner.invoke(args=["attempts", "finalize-expired"])
     assert outcome.exit_code == 0, outcome.output
-    assert "finalized 1 expired attempt(s)" in outcome.output
+    assert "已结束 1 份超时的答卷" in outcome.output
     db.session.expire_all()
     done = db.session.scalar(select(Attempt).where(Attempt.id == attempt.id))
     assert done.status == ATTEMPT_EXPIRED and done.score == item.points
-    assert runner.invoke(args=["attempts", "finalize-expired"]).output.startswith("finalized 0")
+    assert runner.invoke(args=["attempts", "finalize-expired"]).output.startswith("已结束 0 份")

@@ -65,7 +65,7 @@ def test_near_duplicate_stems_are_named_with_the_first_one():
         single("q-3", "火警报警电话是多少？", ["110", "119", "120", "122"], "B"),
     ]))
     near = [w for w in report.warnings if w.check == "near-duplicate"]
-    assert [w.question for w in near] == ["q-2"] and "question q-1 (line 7)" in near[0].message
+    assert [w.question for w in near] == ["q-2"] and "题目 q-1（第 7 行）" in near[0].message
     assert "q-3" not in {w.question for w in report.warnings}
 
 
@@ -83,7 +83,7 @@ def test_giveaway_needs_the_answer_and_shared_context():
 def test_wildly_unequal_options():
     report = lint_bank(bank_of([single("q-1", "正确的逃生方式？", ["就近躲在结实的桌子下或内墙墙角并护住头颈", "跳楼", "乘电梯", "观察"], "A")]))
     assert checks(report) == [("q-1", "option-length")]
-    assert "A (a key) has 20 characters" in report.warnings[0].message
+    assert "A（是答案） 有 20 个字" in report.warnings[0].message
 
 
 def test_difficulty_against_measured_facility():
@@ -95,7 +95,7 @@ def test_difficulty_against_measured_facility():
     assert lint_bank(bank).warnings == []  # no facility: no check
     report = lint_bank(bank, facility={"q-1": 0.97, "q-2": 0.31, "q-3": 0.6})
     assert checks(report) == [("q-1", "difficulty"), ("q-2", "difficulty")]
-    assert "suggests 1" in report.warnings[0].message and "suggests 3" in report.warnings[1].message
+    assert "应为 1" in report.warnings[0].message and "应为 3" in report.warnings[1].message
 
 
 # ---- version 1 of the sample bank (the findings) ------------------------------
@@ -108,7 +108,7 @@ def test_version_1_blind_strategies_and_giveaways():
     # the key is the only longest option in 41 %; always tapping the (first) longest option scores 48 %
     assert (single_fig["longest_unique"], single_fig["strategies"]["always the longest option"]) == (42, 49)
     assert single_fig["questions"] == 103
-    pairs = {(w.question, w.message.split("question ")[1].split()[0]) for w in report.warnings if w.check == "giveaway"}
+    pairs = {(w.question, w.message.split("题目 ")[1].split("（")[0]) for w in report.warnings if w.check == "giveaway"}
     assert {("spirit-002", "spirit-012"), ("biosafety-006", "biosafety-015"), ("agriculture-001", "agriculture-011"),
             ("agriculture-009", "agriculture-013"), ("environment-004", "environment-009"),
             ("health-005", "health-011")} <= pairs
@@ -174,8 +174,8 @@ def test_cli_lint_strict_exit_codes():
     app.cli.add_command(bank_cli)
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["bank", "lint", "--strict", str(SAMPLE)])
-    assert ok.exit_code == 0 and "0 warning(s)" in ok.output
+    assert ok.exit_code == 0 and "0 条提示" in ok.output
     old = runner.invoke(args=["bank", "lint", str(SAMPLE_V1)])
-    assert old.exit_code == 0 and "always A,B,C 53 % (19 of 36)" in old.output
-    assert "cz-science-2021-v1.yaml:223: question spirit-002: giveaway" in old.output
+    assert old.exit_code == 0 and "总选 A,B,C”答对 53 %（36 题中 19 题）" in old.output
+    assert "cz-science-2021-v1.yaml:223: 题目 spirit-002：泄题" in old.output
     assert runner.invoke(args=["bank", "lint", "--strict", str(SAMPLE_V1)]).exit_code == 1

@@ -97,9 +97,9 @@ def test_a_problem_is_printed_and_sent_with_its_sheet_and_cell():
     with pytest.raises(BankInvalid) as caught:
         validate_bank(edited(("题目", "N2", "E")))
     (problem,) = caught.value.problems
-    assert problem.format("题库.xlsx") == "题库.xlsx:题目!N2: question safety-001: answer E is not one of the options"
+    assert problem.format("题库.xlsx") == "题库.xlsx:题目!N2: 题目 safety-001：答案 E 不在选项中"
     assert problem.as_json() == {"line": 2, "cell": "题目!N2", "question": "safety-001",
-                                 "message": "answer E is not one of the options"}
+                                 "message": "答案 E 不在选项中"}
 
 
 # Every tests/banks/bad-*.yaml case that a workbook can express, by file (see BAD_FILES in
@@ -112,43 +112,43 @@ def test_a_problem_is_printed_and_sent_with_its_sheet_and_cell():
 #   generated-too-big: the same limit (test_the_size_limit_is_checked_before_unpacking)
 BAD_CASES = [
     ("bad-missing-top-key", [lambda b: b["题库信息"].delete_rows(2)],
-     ("题库信息!A1", None, "missing top-level key 'title'")),
+     ("题库信息!A1", None, "缺少顶层键“title”")),
     ("bad-missing-top-key (empty cell)", [("题库信息", "B2", None)],
-     ("题库信息!B2", None, "missing top-level key 'title'")),
+     ("题库信息!B2", None, "缺少顶层键“title”")),
     ("bad-unknown-top-key", [("题库信息", "A4", "作者"), ("题库信息", "B4", "张三")],
      ("题库信息!A4", None, "未知的项“作者”（A 列只能是 标识、名称、版本）")),
     ("bad-missing-question-key", [("题目", "D4", None)],
-     ("题目!D4", "health-001", "missing question key 'difficulty'")),
+     ("题目!D4", "health-001", "题目缺少键“difficulty”")),
     ("bad-missing-question-key (text)", [("题目", "O4", None)],
-     ("题目!O4", "health-001", "explanation is empty")),
+     ("题目!O4", "health-001", "解析为空")),
     ("bad-unknown-question-key", [("题目", "S1", "提示"), ("题目", "S2", "想想电")],
      ("题目!S1", None, "未知的列“提示”")),
     ("bad-duplicate-id", [("题目", "A4", "safety-001")],
-     ("题目!A4", "safety-001", "duplicate question id (also on 题目!A2)")),
+     ("题目!A4", "safety-001", "题目编号重复（题目!A2也有）")),
     ("bad-unknown-type", [("题目", "B2", "填空")],
-     ("题目!B2", "safety-001", "unknown type '填空' (single, multiple or judge)")),
+     ("题目!B2", "safety-001", "未知的题型“填空”（只能是 single、multiple 或 judge）")),
     ("bad-option-count", [("题目", "G2", None), ("题目", "H2", None), ("题目", "I2", None), ("题目", "N2", "A")],
-     ("题目!F2", "safety-001", "a question needs 2 to 8 options, not 1")),
+     ("题目!F2", "safety-001", "每题需要 2 到 8 个选项，现在有 1 个")),
     ("bad-option-keys", [("题目", "H2", None)],
-     ("题目!I2", "safety-001", "option keys must be A, B, C in order, not A, B, D")),
+     ("题目!I2", "safety-001", "选项字母必须依次是 A, B, C，不能是 A, B, D")),
     ("bad-duplicate-option", [("题目", "H3", "躲在坚固的桌子下")],
-     ("题目!H3", "safety-002", "options A and C have the same text")),
+     ("题目!H3", "safety-002", "选项 A 和 C 的内容相同")),
     ("bad-answer-not-option", [("题目", "N2", "E")],
-     ("题目!N2", "safety-001", "answer E is not one of the options")),
+     ("题目!N2", "safety-001", "答案 E 不在选项中")),
     ("bad-multiple-one-key", [("题目", "N3", "A")],
-     ("题目!N3", "safety-002", "a multiple-choice answer needs at least two keys")),
+     ("题目!N3", "safety-002", "多选题的答案至少要有两个选项")),
     ("bad-judge-options", [("题目", "F4", "对"), ("题目", "G4", "错")],
-     ("题目!F4", "health-001", "a judge question has no options")),
+     ("题目!F4", "health-001", "判断题不能有选项")),
     ("bad-judge-answer", [("题目", "N4", "是")],
-     ("题目!N4", "health-001", "a judge answer must be true or false, not '是'")),
+     ("题目!N4", "health-001", "判断题的答案必须是 true 或 false，不能是 '是'")),
     ("bad-empty-stem", [("题目", "E3", None)],
-     ("题目!E3", "safety-002", "stem is empty")),
+     ("题目!E3", "safety-002", "题干为空")),
     ("bad-undeclared-category", [("题目", "C4", "food")],
-     ("题目!C4", "health-001", "category 'food' is not declared in categories")),
+     ("题目!C4", "health-001", "分类“food”没有在 categories 中声明")),
     ("bad-difficulty", [("题目", "D3", 4)],
-     ("题目!D3", "safety-002", "difficulty must be 1, 2 or 3, not 4")),
+     ("题目!D3", "safety-002", "难度必须是 1、2 或 3，不能是 4")),
     ("bad-wrong-type", [("题目", "Q4", "2")],  # a text cell, as a quoted "2" in YAML
-     ("题目!Q4", "health-001", "points must be a non-negative integer, not '2'")),
+     ("题目!Q4", "health-001", "分值必须是非负整数，不能是 '2'")),
     ("bad-duplicate-key (header)", [("题目", "S1", "题干")],
      ("题目!S1", None, "列“题干”出现了两次（第一次在 题目!E1）")),
     ("bad-duplicate-key (label)", [("题库信息", "A4", "版本"), ("题库信息", "B4", 2)],
@@ -156,7 +156,7 @@ BAD_CASES = [
     ("bad-duplicate-key (category)", [("分类", "A4", "safety"), ("分类", "B4", "又是安全")],
      ("分类!A4", None, "分类代码“safety”重复（第一次在 分类!A2）")),
     ("category without a name", [("分类", "B3", None)],
-     ("分类!A3", None, "category 'health' needs a display name")),
+     ("分类!A3", None, "分类“health”需要显示名称")),
     ("value under no header", [("题目", "T3", "漏掉的")],
      ("题目!T3", None, "T 列没有表头，这个值不会被读取")),
 ]
@@ -176,10 +176,10 @@ def test_all_problems_of_a_workbook_are_listed_in_sheet_row_column_order():
                  ("题目", "C4", "food"))
     assert problems_of(raw) == [
         ("题库信息!A4", None, "未知的项“作者”（A 列只能是 标识、名称、版本）"),
-        ("题目!D2", "safety-001", "difficulty must be 1, 2 or 3, not 0"),
-        ("题目!N2", "safety-001", "answer E is not one of the options"),
-        ("题目!A4", "safety-001", "duplicate question id (also on 题目!A2)"),
-        ("题目!C4", "safety-001", "category 'food' is not declared in categories"),
+        ("题目!D2", "safety-001", "难度必须是 1、2 或 3，不能是 0"),
+        ("题目!N2", "safety-001", "答案 E 不在选项中"),
+        ("题目!A4", "safety-001", "题目编号重复（题目!A2也有）"),
+        ("题目!C4", "safety-001", "分类“food”没有在 categories 中声明"),
     ]
 
 
@@ -210,7 +210,7 @@ def test_a_zip_that_is_no_workbook_is_one_problem():
 
 
 def test_the_size_limit_is_checked_before_unpacking():
-    assert problems_of(GOOD_XLSX, max_bytes=1000) == [(None, None, f"file is {len(GOOD_XLSX)} bytes; the limit is 1000 bytes")]
+    assert problems_of(GOOD_XLSX, max_bytes=1000) == [(None, None, f"文件有 {len(GOOD_XLSX)} 字节；最多 1000 字节")]
 
 
 def test_a_zip_bomb_is_refused_before_it_is_unpacked():

@@ -49,13 +49,13 @@ def test_byte_order_mark_is_allowed():
 def test_size_is_checked_before_parsing():
     # An unparseable file over the limit reports only its size: the parser never saw it.
     raw = b"{{{{ not yaml " * 100
-    assert problems_of(raw, max_bytes=1000) == [(1, None, f"file is {len(raw)} bytes; the limit is 1000 bytes")]
+    assert problems_of(raw, max_bytes=1000) == [(1, None, f"文件有 {len(raw)} 字节；最多 1000 字节")]
 
 
 def test_alias_bomb_is_refused_at_the_first_anchor():
     bomb = b"a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
     bomb += b"".join(f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 9)}]\n".encode() for n in range(9))
-    assert problems_of(bomb) == [(1, None, "YAML anchors (&name) are not allowed")]
+    assert problems_of(bomb) == [(1, None, "不允许使用 YAML 锚点（&name）")]
 
 
 def test_alias_without_anchor_is_refused():
@@ -71,20 +71,20 @@ def test_alias_without_anchor_is_refused():
     ("stem: !!set {a, b}\n", 1, "!!set"),
 ])
 def test_object_building_tags_are_refused(text, line, tag):
-    assert problems_of(text.encode()) == [(line, None, f"YAML tag {tag} is not allowed")]
+    assert problems_of(text.encode()) == [(line, None, f"不允许使用 YAML 标签 {tag}")]
 
 
 def test_deep_nesting_is_refused():
     raw = ("a: " + "[" * 50 + "]" * 50 + "\n").encode()
-    assert problems_of(raw) == [(1, None, "nesting deeper than 20 levels")]
+    assert problems_of(raw) == [(1, None, "嵌套超过 20 层")]
 
 
 @pytest.mark.parametrize("raw,message", [
-    (b"", "the file is empty"),
-    (b"# only a comment\n", "the file is empty"),
-    (b"bank: a\n---\nbank: b\n", "only one YAML document is allowed"),
-    (b"just some text\n", "the file must be a YAML mapping"),
-    (b"bank: [unclosed\n", "not valid YAML"),
+    (b"", "文件是空的"),
+    (b"# only a comment\n", "文件是空的"),
+    (b"bank: a\n---\nbank: b\n", "只能有一个 YAML 文档"),
+    (b"just some text\n", "的 YAML 映射"),
+    (b"bank: [unclosed\n", "不是有效的 YAML"),
 ])
 def test_text_that_is_not_a_bank_mapping(raw, message):
     (problem,) = problems_of(raw)
@@ -96,31 +96,31 @@ def test_duplicate_keys_everywhere_are_all_listed_with_their_question():
     raw = raw.replace("      B: \"切断电源\"\n".encode(), "      B: \"切断电源\"\n      B: \"再说一次\"\n".encode())  # line 18
     raw = raw.replace(b"    points: 2\n", b"    points: 2\n    points: 3\n")  # line 45
     assert problems_of(raw) == [
-        (5, None, "duplicate key 'version' (first on line 4)"),
-        (18, "safety-001", "duplicate key 'B' (first on line 17)"),
-        (45, "health-001", "duplicate key 'points' (first on line 44)"),
+        (5, None, "键“version”重复（第一次出现在第 4 行）"),
+        (18, "safety-001", "键“B”重复（第一次出现在第 17 行）"),
+        (45, "health-001", "键“points”重复（第一次出现在第 44 行）"),
     ]
 
 
 def test_duplicate_id_names_both_lines_even_when_the_question_has_other_problems():
     raw = GOOD.replace(b"  - id: health-001\n    type: judge\n", b"  - id: safety-001\n    type: essay\n")
     assert problems_of(raw) == [
-        (35, "safety-001", "duplicate question id (also on line 9)"),
-        (36, "safety-001", "unknown type 'essay' (single, multiple or judge)"),
+        (35, "safety-001", "题目编号重复（第 9 行也有）"),
+        (36, "safety-001", "未知的题型“essay”（只能是 single、multiple 或 judge）"),
     ]
 
 
 @pytest.mark.parametrize("old,new,line,message", [
-    (b"    answer: B\n", b"    answer: [B]\n", 19, "a single-choice answer must be one option key"),
-    (b"    answer: [A, C]\n", b"    answer: [A, A]\n", 32, "a multiple-choice answer needs at least two keys"),
-    (b"    answer: [A, C]\n", b"    answer: [A, C, C]\n", 32, "a multiple-choice answer lists a key twice"),
-    (b"    answer: [A, C]\n", b"    answer: AC\n", 32, "a multiple-choice answer must be a list of option keys"),
-    (b"    answer: false\n", b"    answer: \"false\"\n", 40, "a judge answer must be true or false, not 'false'"),
-    (b"    difficulty: 1\n", b"    difficulty: \"1\"\n", 12, "difficulty must be 1, 2 or 3, not '1'"),
-    (b"    difficulty: 1\n", b"    difficulty: true\n", 12, "difficulty must be 1, 2 or 3, not True"),
-    ("    stem: \"抗生素可以治疗病毒性感冒。\"\n".encode(), b"    stem: [a, b]\n", 39, "stem must be text, not ['a', 'b']"),
-    ("    stem: \"抗生素可以治疗病毒性感冒。\"\n".encode(), b"    stem:\n", 39, "stem is empty"),
-    ("      C: \"打开窗户\"\n".encode(), b"      C: \"  \"\n", 17, "option C must be non-empty text"),
+    (b"    answer: B\n", b"    answer: [B]\n", 19, "单选题的答案必须是一个选项字母"),
+    (b"    answer: [A, C]\n", b"    answer: [A, A]\n", 32, "多选题的答案至少要有两个选项"),
+    (b"    answer: [A, C]\n", b"    answer: [A, C, C]\n", 32, "多选题的答案中有重复的选项"),
+    (b"    answer: [A, C]\n", b"    answer: AC\n", 32, "多选题的答案必须是选项字母的列表"),
+    (b"    answer: false\n", b"    answer: \"false\"\n", 40, "判断题的答案必须是 true 或 false，不能是 'false'"),
+    (b"    difficulty: 1\n", b"    difficulty: \"1\"\n", 12, "难度必须是 1、2 或 3，不能是 '1'"),
+    (b"    difficulty: 1\n", b"    difficulty: true\n", 12, "难度必须是 1、2 或 3，不能是 True"),
+    ("    stem: \"抗生素可以治疗病毒性感冒。\"\n".encode(), b"    stem: [a, b]\n", 39, "题干必须是文字，不能是 ['a', 'b']"),
+    ("    stem: \"抗生素可以治疗病毒性感冒。\"\n".encode(), b"    stem:\n", 39, "题干为空"),
+    ("      C: \"打开窗户\"\n".encode(), b"      C: \"  \"\n", 17, "选项 C 不能为空"),
 ])
 def test_question_rules(old, new, line, message):
     assert old in GOOD
@@ -130,10 +130,10 @@ def test_question_rules(old, new, line, message):
 
 
 @pytest.mark.parametrize("old,new,line,message", [
-    (b"version: 1\n", b"version: \"1\"\n", 4, "version must be a positive integer, not '1'"),
-    (b"bank: test-bank\n", b"bank: Test Bank\n", 2, "bank must be a slug"),
-    ("title: 测试题库\n".encode(), b"title: \"\"\n", 3, "title must be non-empty text"),
-    ("  health: 健康卫生\n".encode(), b"  health:\n", 7, "category 'health' needs a display name"),
+    (b"version: 1\n", b"version: \"1\"\n", 4, "version 必须是正整数，不能是 '1'"),
+    (b"bank: test-bank\n", b"bank: Test Bank\n", 2, "bank 只能由小写字母、数字和连字符组成"),
+    ("title: 测试题库\n".encode(), b"title: \"\"\n", 3, "title 不能为空"),
+    ("  health: 健康卫生\n".encode(), b"  health:\n", 7, "分类“health”需要显示名称"),
 ])
 def test_top_level_rules(old, new, line, message):
     problems = problems_of(GOOD.replace(old, new, 1))
@@ -144,4 +144,4 @@ def test_top_level_rules(old, new, line, message):
 def test_nine_options_are_too_many():
     extra = "".join(f"      {k}: \"选项{k}\"\n" for k in "EFGHI").encode()
     raw = GOOD.replace("      D: \"继续观察\"\n".encode(), "      D: \"继续观察\"\n".encode() + extra, 1)
-    assert problems_of(raw)[0] == (14, "safety-001", "a question needs 2 to 8 options, not 9")
+    assert problems_of(raw)[0] == (14, "safety-001", "每题需要 2 到 8 个选项，现在有 9 个")

@@ -247,7 +247,7 @@ def test_cli_rebuild(contest, citizens, runner, rng):
     play(db.session, citizens.make(), contest, DURING, rng)
     result = runner.invoke(args=["leaderboard", "rebuild", contest.slug])
     assert result.exit_code == 0, result.output
-    assert "1 participants, 1 attempts" in result.output
+    assert "1 人参赛，1 份答卷" in result.output
     assert runner.invoke(args=["leaderboard", "rebuild", "no-such"]).exit_code != 0
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from quiz import stats
 from quiz.bank.lint import LintReport, lint_bank
 from quiz.bank.spreadsheet import XLSX_MIMETYPE, template_workbook
+from quiz.bank.summary import count_lines
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.extensions import db
 from quiz.models import Bank, Contest, Question
@@ -27,6 +28,8 @@ from quiz.web.audit import record as audit
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 KEEP_UPLOADS_S = 24 * 3600
 PAGE_SIZE = 50
+
+bp.add_app_template_global(count_lines, "bank_count_lines")  # the summary of a checked upload
 
 
 class PendingUploads:

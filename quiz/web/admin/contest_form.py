@@ -73,7 +73,7 @@ def _fill_rows(field_list, rows: list[dict], spare: int) -> None:
 
 def definition_from_form(form, contest: Contest | None = None) -> bytes:
     """The YAML document the form describes (times as Asia/Shanghai with their offset).
-    Keys the form has no fields for (units, townships, district_rank_by, personal_data_days
+    Keys the form has no fields for (units, townships, groups, district_rank_by, personal_data_days
     and the finishing keys of finishing_keys) are carried over from `contest`, the one being edited, so saving the form keeps them."""
     doc = {
         "contest": form.slug.data, "title": form.title.data, "bank": form.bank.data,
@@ -88,7 +88,7 @@ def definition_from_form(form, contest: Contest | None = None) -> bytes:
     if form.practice_bank.data:
         doc["practice_bank"] = form.practice_bank.data
     if contest is not None:
-        for key in ("units", "townships"):
+        for key in ("units", "townships", "groups"):
             if getattr(contest, key):
                 doc[key] = getattr(contest, key)
         if contest.district_rank_by and contest.district_rank_by != "per_10k":

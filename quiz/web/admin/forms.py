@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from quiz import groups
 from quiz.accounts import GROUPS
 from quiz.contest.definition import MAX_TIME_LIMIT_S
 
@@ -99,7 +100,15 @@ class ResultsFilterForm(FlaskForm):
     day = DateField("答题日期", validators=[Optional()])
     score_min = IntegerField("最低分", validators=[Optional(), NumberRange(min=0)])
     score_max = IntegerField("最高分", validators=[Optional(), NumberRange(min=0)])
-    phone = StringField("手机号", validators=[Optional(), Regexp(r"^\d{11}$", message="请输入 11 位手机号。")])
+    # City organizers only (quiz.web.admin.results.check_phone_filter): 4 to 11 digits, any part of the number.
+    phone = StringField("手机号（可输入其中连续 4 位以上）",
+                        validators=[Optional(), Regexp(r"^\d{4,11}$", message="请输入 4 到 11 位数字（手机号的全部或一部分）。")])
+
+    def set_groups(self, contest) -> None:
+        """A contest with groups (quiz/groups.py) is filtered by the attempts' group."""
+        if groups.listed(contest):
+            self.group.label.text = "组别"
+            self.group.choices = options([("", "全部")] + [(g["code"], g["name"]) for g in groups.listed(contest)])
 
 
 class ExportForm(FlaskForm):

@@ -5,7 +5,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
-from quiz import exports, freeze, personal_data, staff, stats
+from quiz import exports, figures, freeze, personal_data, staff, stats
 from quiz.accounts import AccountError, mask_phone
 from quiz.auth import city_organizer_required, district_scope, organizer_required
 from quiz.awards import CLAIM_NAMES, AwardsRefused, by_tier, draws, set_claim, tier_rule
@@ -14,9 +14,10 @@ from quiz.awards import winners as award_winners
 from quiz.bank.importer import import_bank
 from quiz.bank.validator import BankInvalid
 from quiz.clock import utcnow
-from quiz.contest.attempts import to_display
+from quiz.contest.attempts import as_seen, to_display
 from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
+from quiz.i18n import _
 from quiz.leaderboard import on_public_boards
 from quiz.models import ROLE_CITY, AuditEntry, Bank, Contest, Question, User
 from quiz.models import Award as AwardRow
@@ -55,6 +56,7 @@ from quiz.web.admin.results import (
     find_results,
     page_count,
 )
+from quiz.web.audit import operator_labels
 from quiz.web.audit import record as audit
 from quiz.web.security import PHONE_FILTER_PER_USER
 
@@ -70,6 +72,18 @@ def console_context():
     return {"is_city": current_user.is_authenticated and current_user.role == ROLE_CITY,
             "phase_names": PHASE_NAMES, "type_names": TYPE_NAMES, "show_phone": show_phone,
             "internal_label": internal_label}
+
+
+@bp.app_template_filter("average")
+def average_filter(value) -> str:
+    """平均分 as every screen shows it (quiz.figures.average_text): 2 decimals, "—" without data."""
+    return figures.average_text(value)
+
+
+@bp.app_template_filter("status_name")
+def status_name_filter(status: str) -> str:
+    """已交卷 / 超时自动交卷 / 答题中 (quiz.figures.STATUS_NAMES), as in the exports."""
+    return figures.status_name(status)
 
 
 @bp.errorhandler(CSRFError)
@@ -123,12 +137,12 @@ def dashboard():
         return render_template("admin/dashboard.html", contest=None, contests=[])
     now = utcnow()
     figures = stats.dashboard(db.session, contest, now, district_scope(current_user))
-    per_10k = charts.horizontal_bars([(d.name, round(d.per_10k, 2)) for d in figures.districts],
+    per_10k = charts.horizontal_bars([(d.name, d.per_10k) for d in figures.districts],
                                      "每万常住人口参与人数", unit="")
-    scores = charts.columns(figures.score_buckets, "得分分布（占满分的百分比）")
+    scores = charts.columns(figures.score_buckets, "得分分布（占满分的百分比）", show_values=True)
     hourly = figures.hourly[-24 * 14:]  # at most the last two weeks of hours
     hours = charts.columns([(moment.strftime("%m-%d") if moment.hour == 0 else moment.strftime("%H时"), n)
-                            for moment, n in hourly], "每小时答题次数（北京时间）",
+                            for moment, n in hourly], "每小时答题人次（北京时间）",
                            label_every=max(1, len(hourly) // 12))
     return render_template("admin/dashboard.html", contest=contest, contests=all_contests(), figures=figures,
                            per_10k_chart=per_10k, score_chart=scores, hourly_chart=hours,
@@ -217,9 +231,9 @@ def bank_upload():
             raw, filename = _uploads().read(form.pending.data), (request.form.get("pending_name") or "upload.yaml")[:255]
         else:
             raw = None
-            flash("请选择要上传的题库文件。", "error")
+            flash(_("Choose the bank file to upload."), "error")
         if raw is not None and len(raw) > limit:
-            flash("题库文件不能超过 5 MB。", "error")
+            flash(_("A bank file may not exceed 5 MB."), "error")
         elif raw is not None:
             try:
                 outcome = import_bank(db.session, raw, filename, limit, dry_run=(action != "import"))
@@ -231,9 +245,10 @@ def bank_upload():
                     if outcome.created:
                         audit(db.session, current_user, "bank.import",
                               f"{outcome.bank.slug} v{outcome.bank.version} ({filename})")
-                        flash(f"已导入题库 {outcome.bank.title}（{outcome.bank.slug} 第 {outcome.bank.version} 版）。", "info")
+                        flash(_("Bank %(title)s imported (%(slug)s version %(version)s).", title=outcome.bank.title,
+                                slug=outcome.bank.slug, version=outcome.bank.version), "info")
                     else:
-                        flash("这个文件已经导入过，题库没有变化。", "info")
+                        flash(_("This file was imported before; the bank is unchanged."), "info")
                     return redirect(url_for("admin.banks"))
             elif outcome is not None:
                 pending = _uploads().keep(raw)
@@ -366,7 +381,7 @@ def contest_upload():
             flash(f"竞赛 {contest.title} 已{'创建' if created else '更新'}。", "info")
             return redirect(url_for("admin.contests"))
     else:
-        flash("请选择竞赛定义文件。", "error")
+        flash(_("Choose the contest definition file."), "error")
     now = utcnow()
     rows = [(contest, phase(contest, now)) for contest in all_contests()]
     return render_template("admin/contests.html", rows=rows, upload_form=form, problems=problems,
@@ -383,6 +398,7 @@ def results():
     contest = chosen_contest()
     form = ResultsFilterForm(request.args)
     form.district.choices = district_choices(contest)
+    form.set_groups(contest)
     attempts, total, page = [], 0, max(1, request.args.get("page", 1, type=int))
     refusal = None
     try:
@@ -415,7 +431,7 @@ def citizen_results(user_id: int):
     attempts, total = citizen_attempts(db.session, citizen, contest, page) if contest else ([], 0)
     query = {"user_id": citizen.id} | ({"contest": contest.id} if contest else {})
     return render_template("admin/citizen.html", citizen=citizen, contest=contest, attempts=attempts,
-                           to_display=to_display, total=total, page=page, pages=page_count(total), query=query,
+                           to_display=to_display, as_seen=as_seen, total=total, page=page, pages=page_count(total), query=query,
                            staff_form=ActionForm())
 
 
@@ -611,4 +627,4 @@ def audit_log():
                                  .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     actions = db.session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).all()
     return render_template("admin/audit.html", entries=entries, total=total, page=page, pages=page_count(total),
-                           actions=actions, action=action)
+                           actions=actions, action=action, operators=operator_labels(db.session, entries))

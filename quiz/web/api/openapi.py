@@ -90,7 +90,9 @@ def spec() -> dict:
                 "requestBody": json_body({"type": "object", "required": ["phone", "name", "district"], "properties": {
                     "phone": {"type": "string"}, "name": {"type": "string"}, "district": {"type": "string"},
                     "code": {"type": "string", "description": "the register code (PHONE_VERIFICATION)"},
-                    "password": {"type": "string"}, "group": {"type": "string"},
+                    "password": {"type": "string"},
+                    "group": {"type": "string", "description": "a group code, required when the contest lists groups "
+                                                               "(GET /api/v1/contest: groups); else optional 人群 text"},
                     "unit": {"type": "string", "description": "a unit code when the contest lists units, else free text"},
                     "township": {"type": "string", "description": "a township code of the district, required when "
                                                                   "the contest lists townships for it"}}}),
@@ -120,7 +122,7 @@ def spec() -> dict:
                         "id": {"type": "integer"}, "name_masked": {"type": "string"}}}}}),
                               **_errors(422, 429)}}},
             "/api/v1/contest": {"get": {
-                "summary": "The current contest",
+                "summary": "The current contest (featured: true, else the open one that started last)",
                 "responses": {"200": _resp("contest", {"type": "object", "required": ["slug", "title", "districts"], "properties": {
                     "slug": {"type": "string"}, "title": {"type": "string"}, "theme": {"type": "string"},
                     "starts_at": {"type": "string"}, "ends_at": {"type": "string"}, "time_limit_s": {"type": "integer"},
@@ -131,7 +133,26 @@ def spec() -> dict:
                     "freeze_at": {"type": ["string", "null"], "format": "date-time", "description": "when the public boards freeze (封榜)"},
                     **frozen,
                     "districts": {"type": "array", "items": {"type": "object", "properties": {
-                        "code": {"type": "string"}, "name": {"type": "string"}}}}}}), **_errors(404)}}},
+                        "code": {"type": "string"}, "name": {"type": "string"}}}},
+                    "groups": {"type": "array", "description": "the contest's groups (组别); empty: none",
+                               "items": {"type": "object", "properties": {
+                                   "code": {"type": "string"}, "name": {"type": "string"}}}}}}), **_errors(404)}}},
+            "/api/v1/contests": {"get": {
+                "summary": "Every contest and its phase. Each contest's own paths are the ones below under "
+                           "/api/v1/contests/{slug}/ (contest, attempts, leaderboard, districts, units, me, awards, "
+                           "objections, auth/register); the bare paths mean the featured contest, else the open one "
+                           "that started last",
+                "responses": {"200": _resp("contests", {"type": "object", "required": ["contests"], "properties": {
+                    "contests": {"type": "array", "items": {"type": "object", "required": ["slug", "phase"], "properties": {
+                        "slug": {"type": "string"}, "title": {"type": "string"},
+                        "phase": {"type": "string", "enum": ["open", "upcoming", "ended"]},
+                        "featured": {"type": "boolean"}, "starts_at": {"type": "string", "format": "date-time"},
+                        "ends_at": {"type": "string", "format": "date-time"}}}}}})}}},
+            "/api/v1/contests/{contest_slug}": {"get": {
+                "summary": "One contest by its slug, as GET /api/v1/contest describes the current one",
+                "parameters": [{"name": "contest_slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _resp("contest", {"type": "object", "required": ["slug", "title"]}),
+                              **_errors(404)}}},
             "/api/v1/attempts": {"post": {
                 "summary": "Start (201) or resume (200) the citizen's attempt", "security": bearer,
                 "responses": {"200": _resp("resumed", {"type": "object", "properties": {"attempt": attempt}}),
@@ -162,9 +183,11 @@ def spec() -> dict:
                 "responses": {"200": _resp("result", {"type": "object", "properties": {"result": result}}),
                               **_errors(401, 404)}}},
             "/api/v1/leaderboard": {"get": {
-                "summary": "The city board, or one district's",
+                "summary": "The city board, one district's, or one contest group's (group and district are exclusive)",
                 "parameters": [
                     {"name": "district", "in": "query", "schema": {"type": "string"}},
+                    {"name": "group", "in": "query", "schema": {"type": "string"},
+                     "description": "a group code of the contest (422 invalid on group when unknown or with district)"},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000000, "default": 0}}],
                 "responses": {"200": _resp("board", {"type": "object", "required": ["total", "entries"], "properties": {
@@ -231,6 +254,8 @@ def spec() -> dict:
                 "summary": "Upload a question bank (city organizers)", "security": bearer,
                 "requestBody": {"required": True, "content": {
                     "application/x-yaml": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                        "schema": {"type": "string", "format": "binary"}},
                     "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
                 "responses": {"200": _resp("unchanged"), "201": _resp("imported"),
                               "422": _resp("problems", {"type": "object", "properties": {"errors": {"type": "array", "items": {

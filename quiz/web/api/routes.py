@@ -2,7 +2,7 @@ import contextlib
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from quiz import freeze, leaderboard, phone_codes, units
+from quiz import freeze, groups, leaderboard, phone_codes, units
 from quiz.accounts import (
     AccountError,
     Caller,
@@ -19,19 +19,21 @@ from quiz.accounts import (
 from quiz.auth import SecondFactorRefused, api_token_holder, api_user, bearer_token, public, token_second_factor
 from quiz.awards import winners as award_winners
 from quiz.bank.importer import import_bank
+from quiz.bank.spreadsheet import XLSX_MIMETYPE
 from quiz.bank.validator import BankInvalid
 from quiz.clock import iso, utcnow
 from quiz.contest import attempts as attempt_rules
 from quiz.contest import question_clock
 from quiz.contest.errors import ContestError, NoContest, NotSignedIn
-from quiz.contest.rules import current_contest
+from quiz.contest.rules import contests_by_phase
 from quiz.extensions import csrf, db
 from quiz.models import ROLE_CITY, Attempt
 from quiz.objections import about_label, file_objection, objection_deadline, own_objections, window_blocker
 from quiz.web import security
 from quiz.web.api.openapi import spec
 from quiz.web.audit import record as audit
-from quiz.web.contest_cache import current_contest_cached
+from quiz.web.contest_cache import requested_contest_cached
+from quiz.web.contest_scope import requested_contest
 from quiz.web.errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -100,7 +102,7 @@ def json_body() -> dict:
 
 
 def the_contest():
-    contest = current_contest(db.session, utcnow())
+    contest = requested_contest(db.session, utcnow())
     if contest is None:
         raise NoContest("目前没有竞赛。")
     return contest
@@ -247,8 +249,20 @@ def contest():
         "questions_per_attempt": c.questions_per_attempt,
         "attempts_per_day": c.attempts_per_day, "max_attempts": c.max_attempts,
         "districts": [{"code": d["code"], "name": d["name"]} for d in c.districts],
+        "groups": [{"code": g["code"], "name": g["name"]} for g in groups.listed(c)],
         "freeze_at": iso(c.freeze_at), **leaderboard.frozen_fields(freeze.frozen_at(c, utcnow())),
     })
+
+
+@bp.get("/v1/contests")
+@public
+def contests():
+    """Every contest with its phase (open, upcoming, ended); each is served under /api/v1/contests/<slug>."""
+    now = utcnow()
+    return jsonify({"contests": [
+        {"slug": c.slug, "title": c.title, "phase": key, "featured": c.featured,
+         "starts_at": iso(c.starts_at), "ends_at": iso(c.ends_at)}
+        for key, listed in contests_by_phase(db.session, now).items() for c in listed]})
 
 
 @bp.post("/v1/attempts")
@@ -277,7 +291,7 @@ def save(attempt_id, question_id):
 @bp.post("/v1/attempts/<attempt_id>/submit")
 @public
 def submit(attempt_id):
-    contest = current_contest_cached(db.session)
+    contest = requested_contest_cached(db.session)
     caller = bearer_caller()
     with unauthorized_first():
         graded = attempt_rules.submit_attempt(db.session, caller, attempt_id, utcnow(), contest=contest)
@@ -350,7 +364,7 @@ def board_unavailable():
 
 def board_contest():
     """The current contest for the hot leaderboard reads: cached for a second per process."""
-    contest = current_contest_cached(db.session)
+    contest = requested_contest_cached(db.session)
     if contest is None:
         raise NoContest("目前没有竞赛。")
     return contest
@@ -365,9 +379,12 @@ def board():
     district = request.args.get("district") or None
     if district is not None and district not in c.district_names():
         raise _Invalid("district")
+    group = request.args.get("group") or None  # a contest group's board (quiz/groups.py); not with district
+    if group is not None and (group not in groups.codes(c) or district is not None):
+        raise _Invalid("group")
     leaderboard.catch_up(db.session, c)
     try:
-        body = leaderboard.top_json(c, district, limit, offset, freeze.frozen_at(c, utcnow()))
+        body = leaderboard.top_json(c, district, limit, offset, freeze.frozen_at(c, utcnow()), group)
     except leaderboard.Unavailable:
         return board_unavailable()
     return Response(body, mimetype="application/json")
@@ -404,7 +421,7 @@ def me():
     token = bearer_token()
     if token is None:
         raise ApiUnauthorized()
-    c = current_contest_cached(db.session)
+    c = requested_contest_cached(db.session)
     if c is None:
         if api_token_holder() is None:
             raise ApiUnauthorized()  # a bad token is still a 401 first
@@ -455,7 +472,7 @@ def objection_json(contest, objection) -> dict:
 def objection_file():
     user = require_user()
     data = json_body()
-    c = current_contest(db.session, utcnow())
+    c = requested_contest(db.session, utcnow())
     objection = file_objection(db.session, c, user, data.get("about"), data.get("text"), utcnow())
     return jsonify(objection_json(c, objection)), 201
 
@@ -464,7 +481,7 @@ def objection_file():
 @public  # the bearer token is required below
 def objection_list():
     user = require_user()
-    c = current_contest(db.session, utcnow())
+    c = requested_contest(db.session, utcnow())
     return jsonify({"objections": [objection_json(c, o) for o in own_objections(db.session, c, user)]})
 
 
@@ -483,8 +500,11 @@ def upload_bank():
         raw, filename = upload.read(), upload.filename or "upload.yaml"
     elif request.mimetype in ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"):
         raw, filename = request.get_data(), request.headers.get("X-Filename", "upload.yaml")
+    elif request.mimetype == XLSX_MIMETYPE:
+        raw, filename = request.get_data(), request.headers.get("X-Filename", "upload.xlsx")
     else:
-        return json_error(415, "unsupported_media_type", "请以 application/x-yaml 或 multipart 字段 file 上传。")
+        return json_error(415, "unsupported_media_type",
+                          f"请以 application/x-yaml、{XLSX_MIMETYPE} 或 multipart 字段 file 上传。")
     try:
         outcome = import_bank(db.session, raw, filename, current_app.config["BANK_MAX_BYTES"])
     except BankInvalid as exc:

@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from quiz import groups
 from quiz.accounts import GROUPS, MIN_PASSWORD, PHONE_MESSAGE, AccountError, normalize_phone
 
 PHONE_MAX = 20  # room for "+86 139-0000-0001"
@@ -44,6 +45,15 @@ class RegisterForm(FlaskForm):
         self.township.choices = [SelectChoice("", "请选择")] + [
             SelectChoice(t["code"], t["name"], optgroup=names.get(code, code))
             for code, rows in townships.items() for t in rows]
+
+    def set_groups(self, contest) -> None:
+        """The contest's groups (quiz.groups) as the choices, one required, when it lists them;
+        otherwise the optional 人群 list stays. The service names a missing or unknown group."""
+        listed = groups.listed(contest)
+        if listed:
+            self.group.label.text = "参赛组别"
+            self.group.choices = [SelectChoice("", "请选择")] + [SelectChoice(g["code"], g["name"]) for g in listed]
+            self.group.validate_choice = False  # quiz.accounts refuses a code not listed, in Chinese
 
     def set_districts(self, districts: list[dict]) -> None:
         self.district.choices = [SelectChoice("", "请选择")] + [SelectChoice(d["code"], d["name"]) for d in districts]

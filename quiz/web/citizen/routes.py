@@ -10,7 +10,10 @@ keep them when restyling):
                     logout form #logout-form with button #logout (POST /logout),
                     large-text toggle link #text-size-toggle, flashed messages .flash (.flash-error / .flash-info)
     /register       form #register-form, fields phone name district group unit password consent,
-                    button #register-submit; a field's error is p.field-error#<field>-error
+                    button #register-submit; a field's error is p.field-error#<field>-error; a registered
+                    phone adds p#phone-taken-login with link #phone-taken-login-link (登录)
+    429             a rate limit: p#retry-after (wait) on the error page; a register/login/code-login/reset
+                    POST comes back as its form with the typed values kept and p#rate-limited (wait)
     /login          form #login-form, fields phone password remember, button #login-submit,
                     failed login p.form-error#login-error; with PHONE_VERIFICATION first 验证码登录:
                     form #code-login-form (POST /login/code), fields phone code remember (ids code-login-*),
@@ -24,14 +27,22 @@ keep them when restyling):
     /quiz           form #quiz-form (data-save-url: autosave endpoint), each question
                     <fieldset class="question" data-qid="...">, inputs name="q-<qid>" value=A.. or true/false,
                     #countdown (data-deadline ISO, data-seconds-left), #answered-count, #question-count,
-                    buttons #save-answers (name=action value=save) and #submit-quiz (name=action value=submit),
-                    hidden input #auto-field (name=auto, 1 when the countdown handed in)
+                    buttons #save-answers (name=action value=save) and #submit-quiz (name=action value=confirm:
+                    saves, then the confirmation page; quiz.js asks in a dialog and sends action=submit),
+                    hidden input #auto-field (name=auto, 1 when the countdown handed in); after hand-in
+                    GET /quiz (Back, reload) redirects to that attempt's result for an hour
+    /quiz/<id>/hand-in  确认交卷 without JavaScript: #hand-in-answered, form #hand-in-form (action=submit confirm=1),
+                    button #confirm-submit, link #back-to-quiz
                     a clock per question (question_time_s): one fieldset.question only, #question-position,
                     #question-count, #countdown for that question, hidden #position-field (name=position, from 0),
                     button #next-question (name=action value=next) or, on the last question, #submit-quiz
+                    (value=confirm, as above)
     /result/<id>    #score, #time-used, #rank-city, #rank-district (timed attempts only), #auto-submitted,
-                    ol#review with li.review-item.correct|.wrong, .verdict (✓ 正确 / ✗ 错误), .explanation
-    /me             #best-result, ul#my-attempts with li.attempt-item, links .attempt-link,
+                    ol#review with li.review-item.correct|.wrong (#review-<n>), .verdict (✓ 正确 / ✗ 错误),
+                    options li.is-chosen (.is-wrong-choice: .tag-wrong ✗ 您的选择（错误）), .is-answer,
+                    details.explanation (folded); links #review-all and #review-wrong (?wrong=1, 只看错题);
+                    practice: form #practice-again-form, button #practice-again (再练一次)
+    /me             #best-result with p#attempts-left (today and in total), ul#my-attempts with li.attempt-item, links .attempt-link,
                     form #details-form (fields name unit, button #details-submit) or p#details-locked,
                     link #close-account to /me/close: form #close-form, checkbox confirm, button #close-submit
                     link #download-certificate (GET /me/certificate.pdf) when the citizen has a certificate
@@ -60,7 +71,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from quiz import freeze, leaderboard, personal_data, phone_codes
+from quiz import figures, freeze, leaderboard, personal_data, phone_codes, units
 from quiz.accounts import (
     AccountError,
     CodeLoginRefused,
@@ -72,7 +83,7 @@ from quiz.accounts import (
     reset_password,
     send_code,
 )
-from quiz.auth import citizen_login_required, public, remember_for
+from quiz.auth import citizen_login_required, public, remember_for, signed_in
 from quiz.awards import by_tier, draws, tier_rule, winners
 from quiz.certificates import (
     NoCertificate,
@@ -88,12 +99,14 @@ from quiz.clock import iso, local, utcnow
 from quiz.contest import attempts as attempt_rules
 from quiz.contest import question_clock
 from quiz.contest.errors import AttemptNotFound, ContestError, DeadlinePassed, NoContest
-from quiz.contest.rules import current_contest, phase
+from quiz.contest.rules import ENDED, contests_by_phase, phase
 from quiz.extensions import db
 from quiz.models import Attempt, Contest
 from quiz.objections import InvalidObjection, about_label, file_objection, objection_deadline, own_objections, window_blocker
 from quiz.web import security
+from quiz.web.citizen.board import board_page
 from quiz.web.citizen.forms import ActionForm, CodeLoginForm, LoginForm, RegisterForm, ResetForm, VerifiedRegisterForm
+from quiz.web.contest_scope import requested_contest
 from quiz.web.security import safe_next
 
 bp = Blueprint("citizen", __name__)
@@ -119,18 +132,14 @@ def shanghai_time(moment, fmt="%Y年%m月%d日 %H:%M") -> str:
 
 @bp.app_template_filter("duration_ms")
 def duration_ms(ms) -> str:
-    if ms is None:
-        return "—"
-    minutes, rest = divmod(int(ms), 60_000)
-    seconds = rest / 1000
-    text = f"{seconds:.1f}".rstrip("0").rstrip(".")
-    return f"{minutes} 分 {text} 秒" if minutes else f"{text} 秒"
+    """Time used as every page shows it: quiz.figures.time_used_text (m:ss, nearest second)."""
+    return figures.time_used_text(ms)
 
 
 @bp.before_request
 def finish_expired_attempts():
     # An attempt whose time ran out while the citizen was away is handed in when they come back.
-    if current_user.is_authenticated:
+    if signed_in():
         attempt_rules.finalize_user_expired(db.session, current_user, utcnow())
 
 
@@ -150,7 +159,7 @@ def csrf_error(_exc):
 
 
 def the_contest():
-    contest = current_contest(db.session, utcnow())
+    contest = requested_contest(db.session, utcnow())
     if contest is None:
         raise NoContest("目前没有竞赛。")
     return contest
@@ -162,7 +171,7 @@ def the_contest():
 @public
 def index():
     now = utcnow()
-    contest = current_contest(db.session, now)
+    contest = requested_contest(db.session, now)
     state = phase(contest, now) if contest else None
     active = blocker = None
     left_today = None
@@ -172,7 +181,30 @@ def index():
             blocker = attempt_rules.start_blocker(db.session, current_user, contest, now)
         left_today = attempt_rules.attempt_allowance(db.session, current_user, contest, now).left_today
     return render_template("citizen/index.html", contest=contest, phase=state, active=active, blocker=blocker,
-                           left_today=left_today, form=ActionForm())
+                           left_today=left_today, form=ActionForm(), others=other_contests(now, contest),
+                           final=final_board(contest) if state == ENDED else None)
+
+
+def other_contests(now, shown: Contest | None) -> dict[str, list[Contest]]:
+    """Open, upcoming and ended contests for the home page, without the one it shows."""
+    return {key: [c for c in listed if shown is None or c.id != shown.id]
+            for key, listed in contests_by_phase(db.session, now).items()}
+
+
+def final_board(contest: Contest) -> dict:
+    """An ended contest's final boards for its archive page: the top 20 and the districts."""
+    try:
+        leaderboard.catch_up(db.session, contest)
+        board = leaderboard.top(contest, None, 20)
+        rows = units.district_standings(db.session, contest, None)
+    except leaderboard.Unavailable:
+        return {"available": False, "top": [], "districts": []}
+    names = contest.district_names()
+    rows = [row | {"average_score_text": figures.average_text(row["average_score"] if row["participants"] else None)}
+            for row in rows]
+    return {"available": True, "total": board["total"], "districts": rows,
+            "top": [entry | {"district_name": names.get(entry["district"], entry["district"])}
+                    for entry in board["entries"]]}
 
 
 @bp.get("/text-size")
@@ -192,6 +224,13 @@ def healthz():
     return {"status": "ok"}
 
 
+@bp.get("/board")
+@public
+def board():
+    """排行榜: the top 100 of the city or of ?district=<code>, and the citizen's own rank (citizen/board.py)."""
+    return board_page(request.args.get("district") or None)
+
+
 # ---- accounts ----------------------------------------------------------------------
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -200,12 +239,11 @@ def healthz():
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("citizen.index"))
-    contest = current_contest(db.session, utcnow())
+    contest = requested_contest(db.session, utcnow())
     verify = current_app.config["PHONE_VERIFICATION"]
-    form = VerifiedRegisterForm() if verify else RegisterForm()
-    form.set_districts(contest.districts if contest else [])
-    form.set_units(contest)
+    form = registration_form(contest)
     sent = None
+    phone_taken = False  # the duplicate-phone error links to 登录
     if contest is not None and verify and code_step_asked():
         sent = send_code_step(form, "register")
     elif contest is not None and form.validate_on_submit():
@@ -218,11 +256,21 @@ def register():
             )
         except AccountError as exc:
             getattr(form, exc.field).errors.append(exc.message)
+            phone_taken = exc.code == "phone_taken"
         else:
             login_user(user)
             flash("注册成功，欢迎参赛！", "info")
             return redirect(url_for("citizen.index"))
-    return render_template("citizen/register.html", form=form, contest=contest, sent=sent)
+    return render_template("citizen/register.html", form=form, contest=contest, sent=sent, phone_taken=phone_taken)
+
+
+def registration_form(contest):
+    """The register form (bound to the request's form data) with the contest's districts and units."""
+    form = VerifiedRegisterForm() if current_app.config["PHONE_VERIFICATION"] else RegisterForm()
+    form.set_districts(contest.districts if contest else [])
+    form.set_units(contest)
+    form.set_groups(contest)
+    return form
 
 
 # ---- phone codes: the 获取验证码 step of the register, code-login and reset forms ----------
@@ -382,8 +430,8 @@ def quiz():
     contest = the_contest()
     attempt = attempt_rules.active_attempt(db.session, current_user, contest)
     if attempt is None:
-        handed_in = attempt_rules.recently_auto_submitted(db.session, current_user, contest, now)
-        if handed_in is not None:
+        handed_in = attempt_rules.recently_handed_in(db.session, current_user, contest, now)
+        if handed_in is not None:  # Back or a reload after 交卷: that attempt's result
             return redirect(url_for("citizen.result", attempt_id=handed_in.id))
         flash("您当前没有进行中的答题。", "info")
         return redirect(url_for("citizen.index"))
@@ -435,7 +483,8 @@ def save_form(attempt_id):
     if question_clock.per_question(attempt):
         return save_one_question(attempt, now)
     answers = {}
-    for item in attempt.items:
+    # The confirmation page's 确认交卷 (confirm=1) carries no answers: keep the saved ones.
+    for item in attempt.items if request.form.get("confirm") != "1" else ():
         chosen = sorted(request.form.getlist(f"q-{item.question.qid}"))
         if chosen == attempt_rules.to_display(item, item.choices):
             continue
@@ -453,8 +502,27 @@ def save_form(attempt_id):
         if late:
             flash("答题时间已到，最后一次修改未能保存，已按截止前保存的答案交卷。", "error")
         return redirect(url_for("citizen.result", attempt_id=attempt.id))
+    if request.form.get("action") == "confirm":  # 交卷 without JavaScript: saved, now the confirmation step
+        return redirect(url_for("citizen.confirm_hand_in", attempt_id=attempt.id))
     flash("答案已保存。", "info")
     return redirect(url_for("citizen.practice" if attempt.practice else "citizen.quiz"))
+
+
+@bp.get("/quiz/<int:attempt_id>/hand-in")
+@citizen_login_required
+def confirm_hand_in(attempt_id):
+    """确认交卷 (the no-JavaScript confirmation of 交卷): how many questions are answered and
+    that the attempt ends; its form posts action=submit confirm=1 to the answers form."""
+    now = utcnow()
+    attempt = own_attempt(attempt_id)
+    if attempt.finished:  # Back after hand-in
+        return redirect(url_for("citizen.result", attempt_id=attempt.id))
+    items = attempt_rules.with_questions(db.session, attempt).items
+    answered = sum(bool(item.choices) for item in items)
+    position = question_clock.current(attempt, now).position if question_clock.per_question(attempt) else None
+    return render_template("citizen/hand_in.html", attempt=attempt, contest=attempt.contest, answered=answered,
+                           count=len(items), position=position, seconds_left=attempt_rules.seconds_left(attempt, now),
+                           form=ActionForm())
 
 
 def save_one_question(attempt: Attempt, now):
@@ -468,7 +536,9 @@ def save_one_question(attempt: Attempt, now):
         abort(400)
     item = attempt.items[position]
     chosen = sorted(request.form.getlist(f"q-{item.question.qid}"))
-    if chosen != attempt_rules.to_display(item, item.choices) and (chosen or item.question.type == "multiple"):
+    confirmed = request.form.get("confirm") == "1"  # from the confirmation page: no answer fields
+    if not confirmed and chosen != attempt_rules.to_display(item, item.choices) and \
+            (chosen or item.question.type == "multiple"):
         try:
             attempt_rules.save_answer(db.session, current_user, attempt.id, item.question.qid, chosen, now)
         except DeadlinePassed:
@@ -478,6 +548,8 @@ def save_one_question(attempt: Attempt, now):
     if action == "submit":  # 交卷 before the last question: the rest stay unanswered
         auto = attempt_rules.countdown_hand_in(attempt, asked_auto, now)
         attempt_rules.submit_attempt(db.session, current_user, attempt.id, now, auto=auto)
+    elif action == "confirm" and not asked_auto:  # 交卷 without JavaScript: the confirmation step
+        return redirect(url_for("citizen.confirm_hand_in", attempt_id=attempt.id))
     elif action == "next" or asked_auto:
         attempt = attempt_rules.next_question(db.session, current_user, attempt.id, now, leaving=position,
                                               auto=attempt_rules.countdown_hand_in(attempt, asked_auto, now))
@@ -519,8 +591,12 @@ def result(attempt_id):
         return redirect(url_for("citizen.practice" if attempt.practice else "citizen.quiz"))
     frozen_at = freeze.frozen_at(attempt.contest, utcnow())  # the rank shown is the one at the freeze
     rank = None if attempt.practice else leaderboard.rank_or_none(attempt.contest, current_user, frozen_at)
+    review = attempt_rules.review(attempt_rules.with_questions(db.session, attempt))
+    numbered = [{**row, "number": number} for number, row in enumerate(review, 1)]
+    only_wrong = request.args.get("wrong") == "1"  # 只看错题, a plain link: works without JavaScript
     return render_template("citizen/result.html", attempt=attempt, contest=attempt.contest, rank=rank, frozen_at=frozen_at,
-                           review=attempt_rules.review(attempt_rules.with_questions(db.session, attempt)),
+                           review=[row for row in numbered if not row["correct"]] if only_wrong else numbered,
+                           only_wrong=only_wrong, wrong_count=sum(not row["correct"] for row in review),
                            type_names=TYPE_NAMES)
 
 
@@ -528,20 +604,21 @@ def result(attempt_id):
 @citizen_login_required
 def me():
     now = utcnow()
-    contest = current_contest(db.session, now)
+    contest = requested_contest(db.session, now)
     attempts = db.session.scalars(
         select(Attempt).where(Attempt.user_id == current_user.id).order_by(Attempt.id.desc()).limit(100)
     ).all()
     best = rank = frozen_at = None
-    left_today = None
+    left_today = allowance = None
     if contest is not None:
         best = attempt_rules.best_from_sql(db.session, current_user, contest)
         frozen_at = freeze.frozen_at(contest, now)  # the rank shown is the one at the freeze
         rank = leaderboard.rank_or_none(contest, current_user, frozen_at) if best else None
-        left_today = attempt_rules.attempt_allowance(db.session, current_user, contest, now).left_today
+        allowance = attempt_rules.attempt_allowance(db.session, current_user, contest, now)
+        left_today = allowance.left_today
     certificate = certificate_offer(db.session, contest, current_user, now) if contest is not None else None
     return render_template("citizen/me.html", contest=contest, attempts=attempts, best=best, rank=rank, frozen_at=frozen_at,
-                           certificate=certificate,
+                           certificate=certificate, allowance=allowance,
                            left_today=left_today, district_names=contest.district_names() if contest else {},
                            can_correct=personal_data.can_correct(db.session, current_user), form=ActionForm())
 
@@ -624,7 +701,7 @@ def certificate(code):
 @citizen_login_required
 def practice():
     now = utcnow()
-    contest = current_contest(db.session, now)
+    contest = requested_contest(db.session, now)
     attempt = attempt_rules.active_attempt(db.session, current_user, contest, practice=True) if contest else None
     if attempt is not None:
         return render_paper("citizen/practice.html", attempt, now, contest)
@@ -657,7 +734,7 @@ def render_awards(errors=None, typed=None, status=200):
     """获奖公示: before publication when it comes; after, the winners by tier, the objection
     deadline, and for a logged-in citizen the objection form and their own objections."""
     now = utcnow()
-    contest = current_contest(db.session, now)
+    contest = requested_contest(db.session, now)
     published = contest is not None and contest.awards_published_at is not None
     found = winners(db.session, contest) if published else []
     mine = own_objections(db.session, contest, current_user) if current_user.is_authenticated else []
@@ -678,7 +755,7 @@ def awards_objection():
         flash("页面已过期，请重新提交。", "error")
         return redirect(url_for("citizen.awards_page"))
     try:
-        file_objection(db.session, current_contest(db.session, utcnow()), current_user._get_current_object(),
+        file_objection(db.session, requested_contest(db.session, utcnow()), current_user._get_current_object(),
                        request.form.get("about", ""), request.form.get("text", ""), utcnow())
     except InvalidObjection as exc:
         return render_awards(errors={exc.field: exc.message}, typed=request.form, status=422)

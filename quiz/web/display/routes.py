@@ -20,12 +20,13 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, stream_with_context, url_for
 
-from quiz import freeze, leaderboard, units
+from quiz import figures, freeze, groups, leaderboard, units
 from quiz.auth import public
 from quiz.clock import SHANGHAI, utcnow
 from quiz.extensions import db
 from quiz.redis_connection import Unavailable, fail_open
-from quiz.web.contest_cache import current_contest_cached
+from quiz.web.contest_cache import requested_contest_cached
+from quiz.web.display.invite import invitation
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 
@@ -77,8 +78,8 @@ def _stream_slots(state):
 
 
 def minutes_seconds(ms: int) -> str:
-    seconds = ms // 1000
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    """Time used as every page shows it (quiz.figures.time_used_text: m:ss, nearest second)."""
+    return figures.time_used_text(ms)
 
 
 def shanghai_time(ms: int | None) -> str | None:
@@ -96,29 +97,33 @@ def frozen_display(as_of: datetime | None) -> dict:
     return leaderboard.frozen_fields(as_of) | {"frozen_notice": freeze.public_notice(as_of) if as_of else None}
 
 
-def snapshot(contest, district: str | None, as_of: datetime | None = None) -> dict:
+def snapshot(contest, district: str | None, as_of: datetime | None = None, group: str | None = None) -> dict:
     """What a display shows, as the page renders it and the JSON/SSE endpoints send it; as_of
-    (public_view) is the freeze instant while frozen."""
+    (public_view) is the freeze instant while frozen; `group`: a contest group's board and
+    counts (quiz/groups.py) instead of the city's."""
     if contest is None:
         return {"available": False, "notice": NOTICE_NO_CONTEST, "title": "公民科学素质网络大赛",
-                "district": None, "top": [], "districts": [], "participants": None, "attempts": None,
+                "district": None, "group": None, "top": [], "districts": [], "participants": None, "attempts": None,
                 "updated_at": None, "rank_by": None, "rank_by_label": None} | frozen_display(None)
     names = contest.district_names()
     body = {"available": True, "notice": None, "title": contest.title,
             "district": {"code": district, "name": names[district]} if district else None,
+            "group": {"code": group, "name": groups.names(contest)[group]} if group else None,
             "rank_by": leaderboard.rank_by(contest), "rank_by_label": leaderboard.RANK_BY_LABELS[leaderboard.rank_by(contest)]}
     body |= frozen_display(as_of)
     try:
-        board = leaderboard.top(contest, district, TOP_N, as_of=as_of)
+        board = leaderboard.top(contest, district, TOP_N, as_of=as_of, group=group)
         rows = units.district_standings(db.session, contest, as_of)
-        counts = leaderboard.totals(contest, district, as_of)
+        counts = leaderboard.totals(contest, district, as_of, group=group)
     except leaderboard.Unavailable:
         return body | {"available": False, "notice": NOTICE_UNAVAILABLE, "top": [], "districts": [],
                        "participants": None, "attempts": None, "updated_at": None}
     body["top"] = [entry | {"district_name": names.get(entry["district"], entry["district"]),
                             "time_used": minutes_seconds(entry["time_used_ms"])}
                    for entry in board["entries"]]
-    body["districts"] = [row | {"current": row["code"] == district} for row in rows]
+    body["districts"] = [row | {"current": row["code"] == district,  # 平均分 as text: "—" without participants
+                                "average_score_text": figures.average_text(row["average_score"] if row["participants"] else None)}
+                         for row in rows]
     body["participants"] = counts["participants"]
     body["attempts"] = counts["attempts"]
     body["updated_at"] = shanghai_time(counts["updated_at"])
@@ -127,7 +132,7 @@ def snapshot(contest, district: str | None, as_of: datetime | None = None) -> di
 
 def _contest_and_district(code: str | None):
     """The current contest and a known district code; 404 for an unknown district."""
-    contest = current_contest_cached(db.session)
+    contest = requested_contest_cached(db.session)
     if code is not None and (contest is None or code not in contest.district_names()):
         abort(404)
     if contest is not None:
@@ -137,10 +142,12 @@ def _contest_and_district(code: str | None):
 
 def _page(code: str | None):
     contest, district = _contest_and_district(code)
-    query = {"district": district} if district else {}
+    group = _group_arg(contest, district)
+    query = ({"district": district} if district else {}) | ({"group": group} if group else {})
     response = current_app.make_response(render_template(
-        "display/board.html", snap=snapshot(contest, district, public_view(contest)),
+        "display/board.html", snap=snapshot(contest, district, public_view(contest), group),
         data_url=url_for("display.data", **query), events_url=url_for("display.events", **query),
+        invite=invitation(),
     ))
     response.headers["Cache-Control"] = "no-store"
     return response  # CSP (with DISPLAY_FRAME_ANCESTORS) comes from quiz.web.security
@@ -168,6 +175,24 @@ def unit_board():
     return response
 
 
+@bp.get("/poster")
+@public
+def poster():
+    """The printable A4 扫码参赛 poster of the city, or of one district with ?district=<code>;
+    an unknown district is a 404 page that names it and lists the known ones."""
+    code = _district_arg()
+    contest = requested_contest_cached(db.session)
+    names = contest.district_names() if contest is not None else {}
+    known = code is None or code in names
+    response = current_app.make_response((render_template(
+        "display/poster.html", contest=contest, names=names, code=code, known=known,
+        district={"code": code, "name": names[code]} if code and known else None,
+        keep={k: v for k, v in request.args.items() if k != "district"},  # ?contest=, ?group=
+        invite=invitation()), 200 if known else 404))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/<code>")
 @public
 def district(code):
@@ -178,12 +203,21 @@ def _district_arg() -> str | None:
     return request.args.get("district") or None
 
 
+def _group_arg(contest, district: str | None) -> str | None:
+    """?group=<code>: a group of the contest (quiz/groups.py); 404 for an unknown one, or
+    with a district (a group's board is city-wide)."""
+    group = request.args.get("group") or None
+    if group is not None and (group not in groups.codes(contest) or district is not None):
+        abort(404)
+    return group
+
+
 @bp.get("/data")
 @public
 def data():
     """The polling fallback: the same snapshot as the page, as JSON."""
     contest, district = _contest_and_district(_district_arg())
-    response = jsonify(snapshot(contest, district, public_view(contest)))
+    response = jsonify(snapshot(contest, district, public_view(contest), _group_arg(contest, district)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -218,6 +252,7 @@ def events():
 
 def _stream_response(release):
     contest, district = _contest_and_district(_district_arg())
+    group = _group_arg(contest, district)
     config = current_app.config
     heartbeat = config.get("DISPLAY_HEARTBEAT_S", HEARTBEAT_S)
     lifetime = config.get("DISPLAY_STREAM_S", STREAM_S)
@@ -236,13 +271,13 @@ def _stream_response(release):
         # Without pub/sub (Redis away, no contest): one snapshot with the notice; reconnect later.
         if pubsub is None:
             try:
-                yield f"retry: {NO_EVENTS_RETRY_MS}\n\n" + _event(snapshot(contest, district, view()))
+                yield f"retry: {NO_EVENTS_RETRY_MS}\n\n" + _event(snapshot(contest, district, view(), group))
             finally:
                 release()
             return
         try:
             sent_view = view()
-            yield f"retry: {RETRY_MS}\n\n" + _event(snapshot(contest, district, sent_view))
+            yield f"retry: {RETRY_MS}\n\n" + _event(snapshot(contest, district, sent_view, group))
             started = last_sent = last_beat = time.monotonic()
             dirty = False
             while True:
@@ -253,7 +288,7 @@ def _stream_response(release):
                     dirty = True  # the freeze began (or ended): show the notice at once
                 if dirty and now - last_sent >= MIN_GAP_S:
                     sent_view = view()
-                    yield _event(snapshot(contest, district, sent_view))
+                    yield _event(snapshot(contest, district, sent_view, group))
                     last_sent = last_beat = time.monotonic()
                     dirty = False
                     continue
@@ -264,7 +299,7 @@ def _stream_response(release):
                     with fail_open("display events"):
                         message = pubsub.get_message(timeout=max(0.0, wake - now))
                 except Unavailable:
-                    yield _event(snapshot(contest, district, view()))  # shows the notice
+                    yield _event(snapshot(contest, district, view(), group))  # shows the notice
                     return
                 if message is not None:
                     if message.get("data") == b"unfreeze":

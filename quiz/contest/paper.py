@@ -1,0 +1,95 @@
+"""Drawing a paper in PostgreSQL: the one paper rule every start (timed, practice) runs.
+
+The rule: the paper rows first, in order and without repeats, then the rest of the paper
+from the whole bank; within each, questions the citizen has not been served (by qid, in
+this contest's timed attempts) come first wherever the bank allows, then served ones at
+random; the paper is shuffled at the end.
+
+A start must not read the whole bank (10,000 questions at a city's peak): every question
+carries a random `draw_key` (set at insert), and each row reads a window of its unserved
+candidates from a random point of that order (wrapping round), through an index per
+filter column (migration f20a00000018); the row's questions are picked at random inside the
+window. A window is WINDOW times the row's count plus the questions the rows above may
+have taken, so a row whose window holds fewer untaken questions than it needs has run
+out of unserved ones: only then are served questions read (at most the citizen's served
+set). The cost depends on the paper's size and the citizen's served set, not the bank's.
+"""
+import random
+from dataclasses import dataclass
+
+WINDOW = 4  # candidates read per question wanted: more spreads papers further apart
+FILTERS = ("category", "difficulty", "type")  # the paper row keys (contest/definition.row_matches)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A drawn question: what an attempt's item needs (its bank option keys in bank order)."""
+    id: int
+    qid: str
+    type: str
+    points: int | None
+    keys: list
+
+
+_COLUMNS = "q.id, q.qid, q.type, q.points, ARRAY(SELECT o ->> 0 FROM json_array_elements(q.options) AS o) AS keys"
+
+
+def _where(row: dict, n: int) -> str:
+    """The row's filter on `questions q` (column names from FILTERS only; values bound)."""
+    return "".join(f" AND q.{key} = %(f{n}_{key})s" for key in FILTERS if key in row)
+
+
+def _window_sql(row: dict, n: int) -> str:
+    """Row n's window: unserved, matching candidates in draw_key order from %(r{n})s, wrapping."""
+    base = (f"SELECT {n} AS n, {_COLUMNS} FROM questions q WHERE q.bank_id = %(bank_id)s AND NOT q.retired"
+            f"{_where(row, n)} AND q.qid <> ALL(%(served)s)")
+    return (f"(SELECT * FROM ((SELECT * FROM ({base} AND q.draw_key >= %(r{n})s ORDER BY q.draw_key"
+            f" LIMIT %(w{n})s) a) UNION ALL (SELECT * FROM ({base} AND q.draw_key < %(r{n})s ORDER BY q.draw_key"
+            f" LIMIT %(w{n})s) b)) c LIMIT %(w{n})s)")
+
+
+def _values(row: dict, n: int) -> dict:
+    return {f"f{n}_{key}": row[key] for key in FILTERS if key in row}
+
+
+def draw_paper(session, bank_id: int, rows: list, count: int, seen: set, rng: random.Random) -> list[Drawn]:
+    """A paper of `count` questions from bank version `bank_id` by the paper `rows`
+    ([{category|difficulty|type: value, count: n}, ...]), for a citizen served the qids
+    `seen` (empty for practice). Two round trips, three when a row runs out of unserved
+    questions; in the session's transaction."""
+    wanted = [dict(row) for row in rows] + [{"count": max(0, count - sum(row["count"] for row in rows))}]
+    values: dict = {"bank_id": bank_id, "served": sorted(seen)}
+    parts = []
+    before = 0
+    for n, row in enumerate(wanted):
+        values.update(_values(row, n), **{f"r{n}": rng.random(), f"w{n}": WINDOW * row["count"] + before if row["count"] else 0})
+        parts.append(_window_sql(row, n))
+        before += row["count"]
+    windows: list[list[Drawn]] = [[] for _ in wanted]
+    for found in _run(session, " UNION ALL ".join(parts), values):
+        windows[found.n].append(Drawn(found.id, found.qid, found.type, found.points, list(found.keys)))
+    chosen: list[Drawn] = []
+    taken: set = set()
+    for n, row in enumerate(wanted):
+        fresh = [q for q in windows[n] if q.id not in taken]
+        picked = rng.sample(fresh, min(row["count"], len(fresh)))
+        if len(picked) < row["count"] and seen:
+            stale = [q for q in _served(session, bank_id, row, seen) if q.id not in taken]
+            rng.shuffle(stale)
+            picked += stale[:row["count"] - len(picked)]
+        taken.update(q.id for q in picked)
+        chosen.extend(picked)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def _served(session, bank_id: int, row: dict, seen: set) -> list[Drawn]:
+    """The row's matching questions the citizen has been served (sorted by id: the caller shuffles)."""
+    sql = (f"SELECT 0 AS n, {_COLUMNS} FROM questions q WHERE q.bank_id = %(bank_id)s AND NOT q.retired"
+           f"{_where(row, 0)} AND q.qid = ANY(%(served)s) ORDER BY q.id")
+    return [Drawn(r.id, r.qid, r.type, r.points, list(r.keys))
+            for r in _run(session, sql, {"bank_id": bank_id, "served": sorted(seen), **_values(row, 0)})]
+
+
+def _run(session, sql: str, values: dict) -> list:
+    return session.connection().exec_driver_sql(sql, values).all()
