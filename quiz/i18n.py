@@ -2,7 +2,10 @@
 
 Code writes English msgids with named placeholders, `_("missing question key '%(key)s'", key=key)`;
 quiz/translations/zh_CN/LC_MESSAGES/messages.po holds the Chinese. zh_CN is the default locale,
-so an English console later is a locale selector and a catalogue, not a rewrite.
+so an English console later is a locale selector and a catalogue, not a rewrite. Text defined at
+import time (form labels and choices, names in module-level dicts) uses `_l`, which translates
+when the text is used; templates call the same `_()` (tests/functional/test_chinese_messages.py
+checks that the console's modules and templates hold no Chinese outside these calls).
 
 Inside an app context (a request, a CLI command) the text comes from the catalogue of the locale
 Flask-Babel selects (zh_CN unless a locale selector says otherwise); with no app context at all (a validator called from a plain test or
@@ -64,6 +67,12 @@ def _n(singular: str, plural: str, num: int, **params) -> str:
     """ngettext: %(num)s is the number."""
     text = _translations().ngettext(singular, plural, num)
     return text % ({"num": num} | params)
+
+
+def _l(msgid: str, **params) -> flask_babel.LazyString:
+    """_() put off until the text is used: for module-level text (form labels, choices, names),
+    so that each request reads the catalogue of its own locale."""
+    return flask_babel.LazyString(_, msgid, **params)
 
 
 def question_type_name(qtype: str) -> str:

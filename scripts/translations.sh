@@ -8,5 +8,5 @@ PYBABEL=${PYBABEL:-.venv/bin/pybabel}
 if [ "$1" = "compile" ]; then
     exec "$PYBABEL" compile --statistics -d quiz/translations
 fi
-"$PYBABEL" extract -F babel.cfg -k _ -k _n:1,2 -k N_ --no-location --sort-output -o quiz/translations/messages.pot .
+"$PYBABEL" extract -F babel.cfg -k _ -k _l -k _n:1,2 -k N_ --no-location --sort-output -o quiz/translations/messages.pot .
 "$PYBABEL" update -i quiz/translations/messages.pot -d quiz/translations --ignore-obsolete

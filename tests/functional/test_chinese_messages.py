@@ -9,9 +9,11 @@ What counts as an English sentence: three or more ASCII words of two or more let
   bank's problem names its file and a key such as `questions_per_attempt`;
 - ALLOWED below: names a user types or reads as names (commands, products), not sentences.
 """
+import ast
 import html
 import io
 import re
+from pathlib import Path
 
 import pytest
 from admin_console import make_organizer, page_token, sign_in
@@ -249,3 +251,75 @@ def test_the_catalogue_is_complete_and_compiled():
         return tuple(value) if isinstance(value, (list, tuple)) else value
 
     assert {plain(m.id): plain(m.string) for m in entries} == {plain(m.id): plain(m.string) for m in mo if m.id}
+
+
+# ---- the console's own text comes from the catalogue ------------------------------------------
+# A later English console needs only a catalogue: the admin modules and templates hold no Chinese
+# outside the msgids of _() (and _l, _n, N_, ngettext), docstrings and comments aside.
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+CATALOGUE_CALLS = {"_", "_l", "_n", "N_"}
+TEMPLATE_MSGID = re.compile(r"""\b(?:_|ngettext)\((?:\s*(?:"[^"]*"|'[^']*')\s*,?)+""")
+JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+
+
+def chinese_outside_catalogue_py(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each string literal with Chinese in it that is neither a msgid
+    (a literal argument of _, _l, _n or N_) nor a docstring; comments are not literals."""
+    tree = ast.parse(source)
+    allowed = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                allowed.add(id(first.value))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CATALOGUE_CALLS:
+            allowed.update(id(arg) for arg in node.args if isinstance(arg, ast.Constant))
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and CJK.search(node.value)
+            and id(node) not in allowed]
+
+
+def chinese_outside_catalogue_template(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each line of a Jinja template with Chinese left once Jinja comments and the
+    literal msgids of _("…") / _('…') / ngettext("…", "…") are blanked out (newlines kept)."""
+    def blank(match):
+        return re.sub(r"[^\n]", " ", match.group(0))
+
+    text = TEMPLATE_MSGID.sub(blank, JINJA_COMMENT.sub(blank, source))
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if CJK.search(line)]
+
+
+def test_the_source_scan_finds_chinese_outside_the_catalogue():
+    python = '''"""题库 in a docstring."""
+# 注释
+LABEL = _l("Bank")
+def view():
+    """视图。"""
+    flash(_("Saved %(name)s.", name=name))
+    flash("已保存。")
+    return f"{name}（{code}）"
+'''
+    assert sorted(chinese_outside_catalogue_py(python)) == [(7, "已保存。"), (8, "（"), (8, "）")]
+    template = ('{# 注释 #}<h1>{{ _("Banks") }}</h1>\n<p>{{ _("中文 msgid") }} {{ ngettext("%(num)s x", "%(num)s xs", n) }}</p>\n'
+                '<p>还没有竞赛。</p>\n<td>{{ "已停用" if q.retired else _("in use") }}</td>\n')
+    assert [line for line, text in chinese_outside_catalogue_template(template)] == [3, 4]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_MODULES = sorted((ROOT / "quiz" / "web" / "admin").glob("*.py"))
+ADMIN_TEMPLATES = sorted((ROOT / "quiz" / "templates" / "admin").glob("*.html"))
+
+
+@pytest.mark.parametrize("path", ADMIN_MODULES, ids=lambda p: p.name)
+def test_admin_modules_hold_no_chinese_outside_the_catalogue(path):
+    assert chinese_outside_catalogue_py(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", ADMIN_TEMPLATES, ids=lambda p: p.name)
+def test_admin_templates_hold_no_chinese_outside_the_catalogue(path):
+    assert chinese_outside_catalogue_template(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_scan_covers_the_console():
+    assert {p.name for p in ADMIN_MODULES} >= {"routes.py", "forms.py", "review_routes.py", "banks.py"}
+    assert {p.name for p in ADMIN_TEMPLATES} >= {"banks.html", "dashboard.html", "report.html", "review.html"}

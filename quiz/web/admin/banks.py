@@ -21,6 +21,7 @@ from quiz.bank.spreadsheet import XLSX_MIMETYPE, template_workbook
 from quiz.bank.summary import count_lines
 from quiz.bank.validator import BankInvalid, validate_bank
 from quiz.extensions import db
+from quiz.i18n import _
 from quiz.models import Bank, Contest, Question
 from quiz.web.admin.blueprint import bp
 from quiz.web.audit import record as audit
@@ -136,7 +137,7 @@ def measured_facility(session, bank_slug: str) -> dict:
 def template_download():
     """题库模板.xlsx: the sheets, headers and two example questions an upload is read by."""
     return send_file(io.BytesIO(template_workbook()), mimetype=XLSX_MIMETYPE, as_attachment=True,
-                     download_name="题库模板.xlsx", max_age=0)
+                     download_name=_("bank template.xlsx"), max_age=0)
 
 
 @bp.app_template_global()

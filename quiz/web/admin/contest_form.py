@@ -17,6 +17,7 @@ from quiz.bank.validator import BankInvalid
 from quiz.clock import SHANGHAI, local
 from quiz.contest.definition import ValidContest, check_against_bank, import_contest, pinned_bank, validate_contest
 from quiz.contest.rules import OPEN, phase
+from quiz.i18n import _
 from quiz.models import Bank, Contest
 from quiz.web.audit import record as audit
 
@@ -36,7 +37,8 @@ class NeedsConfirmation(Exception):
 def bank_choices(session) -> list[tuple[str, str]]:
     seen = {}
     for bank in session.scalars(select(Bank).order_by(Bank.slug, Bank.version.desc())):
-        seen.setdefault(bank.slug, f"{bank.title}（{bank.slug}，v{bank.version}）")
+        seen.setdefault(bank.slug, _("%(title)s (%(slug)s, v%(version)s)", title=bank.title, slug=bank.slug,
+                                      version=bank.version))
     return list(seen.items())
 
 
@@ -44,7 +46,7 @@ def category_choices(session) -> list[tuple[str, str]]:
     names = {}
     for bank in session.scalars(select(Bank).order_by(Bank.version)):
         names.update(bank.categories or {})
-    return [("", "（任意）")] + sorted(((code, f"{name}（{code}）") for code, name in names.items()))
+    return [("", _("(any)"))] + sorted(((code, _("%(name)s (%(code)s)", name=name, code=code)) for code, name in names.items()))
 
 
 def fill_form(form, contest: Contest) -> None:
@@ -67,7 +69,7 @@ def _fill_rows(field_list, rows: list[dict], spare: int) -> None:
         field_list.pop_entry()
     for row in rows:
         field_list.append_entry(row)
-    for _ in range(spare):
+    for _row in range(spare):
         field_list.append_entry()
 
 

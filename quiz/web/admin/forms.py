@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from quiz import groups
 from quiz.accounts import GROUPS
 from quiz.contest.definition import MAX_TIME_LIMIT_S
+from quiz.i18n import _, _l
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
@@ -28,7 +29,8 @@ def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-TYPES = options([("", "（任意）"), ("single", "单选"), ("multiple", "多选"), ("judge", "判断")])
+TYPES = options([("", _l("(any)")), ("single", _l("single choice")), ("multiple", _l("multiple choice")),
+                 ("judge", _l("true or false"))])
 
 
 class ActionForm(FlaskForm):
@@ -38,7 +40,7 @@ class ActionForm(FlaskForm):
 class BankUploadForm(FlaskForm):
     """Two buttons (name="action"): dry-run keeps the file server-side, import uses it or a new file."""
 
-    file = FileField("题库文件（YAML 或 Excel .xlsx，最大 5 MB）")
+    file = FileField(_l("Bank file (YAML or Excel .xlsx, at most 5 MB)"))
     pending = HiddenField(validators=[Optional(), Regexp(r"^[0-9a-f]{64}$")])
 
 
@@ -46,75 +48,76 @@ class QuestionSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("题干包含", validators=[Optional(), Length(max=100)])
-    category = SelectField("分类", choices=[], validate_choice=False)
-    type = SelectField("题型", choices=TYPES, validate_choice=False)
-    retired = SelectField("状态", choices=options([("", "全部"), ("active", "在用"), ("retired", "已停用")]), validate_choice=False)
+    q = StringField(_l("Stem contains"), validators=[Optional(), Length(max=100)])
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
+    type = SelectField(_l("Question type"), choices=TYPES, validate_choice=False)
+    retired = SelectField(_l("Status"), choices=options([("", _l("All")), ("active", _l("in use")), ("retired", _l("retired"))]), validate_choice=False)
 
 
 class PaperRowForm(Form):
-    category = SelectField("分类", choices=[], validate_choice=False)
-    difficulty = SelectField("难度", choices=options([("", "（任意）")] + [(str(i), str(i)) for i in range(1, 4)]), validate_choice=False)
-    type = SelectField("题型", choices=TYPES, validate_choice=False)
-    count = IntegerField("题数", validators=[Optional(), NumberRange(min=1, max=200)])
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
+    difficulty = SelectField(_l("Difficulty"), choices=options([("", _l("(any)"))] + [(str(i), str(i)) for i in range(1, 4)]), validate_choice=False)
+    type = SelectField(_l("Question type"), choices=TYPES, validate_choice=False)
+    count = IntegerField(_l("Questions"), validators=[Optional(), NumberRange(min=1, max=200)])
 
 
 class DistrictRowForm(Form):
-    code = StringField("代码", validators=[Optional(), Regexp(SLUG_PATTERN, message="代码只能包含小写字母、数字和连字符。")])
-    name = StringField("名称", validators=[Optional(), Length(max=40)])
-    population = IntegerField("常住人口", validators=[Optional(), NumberRange(min=1)])
+    code = StringField(_l("Code"), validators=[Optional(), Regexp(SLUG_PATTERN, message=_l(
+        "A code may hold only lowercase letters, digits and hyphens."))])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=40)])
+    population = IntegerField(_l("Resident population"), validators=[Optional(), NumberRange(min=1)])
 
 
 class ContestForm(FlaskForm):
-    slug = StringField("竞赛代码", validators=[DataRequired(), Regexp(SLUG_PATTERN, message="只能包含小写字母、数字和连字符。"),
-                                            Length(max=60)])
-    title = StringField("名称", validators=[DataRequired(), Length(max=200)])
-    theme = StringField("主题", validators=[Optional(), Length(max=200)])
-    bank = SelectField("题库", choices=[], validators=[DataRequired()])
-    practice_bank = SelectField("练习题库（不设则竞赛结束后才开放赛后练习）", choices=[], default="", validators=[Optional()])
-    starts_at = DateTimeLocalField("开始时间（北京时间）", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
-    ends_at = DateTimeLocalField("结束时间（北京时间）", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
-    time_limit_s = IntegerField("答题时限（秒）", validators=[InputRequired(), NumberRange(min=10, max=MAX_TIME_LIMIT_S)])
-    questions_per_attempt = IntegerField("每次题数", validators=[InputRequired(), NumberRange(min=1, max=200)])
-    attempts_per_day = IntegerField("每天次数", validators=[InputRequired(), NumberRange(min=1, max=1000)])
-    max_attempts = IntegerField("总次数", validators=[InputRequired(), NumberRange(min=1, max=10000)])
-    points_single = IntegerField("单选题分值", validators=[InputRequired(), NumberRange(min=0, max=100)])
-    points_multiple = IntegerField("多选题分值", validators=[InputRequired(), NumberRange(min=0, max=100)])
-    points_judge = IntegerField("判断题分值", validators=[InputRequired(), NumberRange(min=0, max=100)])
+    slug = StringField(_l("Contest code"), validators=[
+        DataRequired(), Regexp(SLUG_PATTERN, message=_l("Only lowercase letters, digits and hyphens.")), Length(max=60)])
+    title = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    theme = StringField(_l("Theme"), validators=[Optional(), Length(max=200)])
+    bank = SelectField(_l("Bank"), choices=[], validators=[DataRequired()])
+    practice_bank = SelectField(_l("Practice bank (without one, practice opens after the contest ends)"), choices=[], default="", validators=[Optional()])
+    starts_at = DateTimeLocalField(_l("Starts at (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    ends_at = DateTimeLocalField(_l("Ends at (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    time_limit_s = IntegerField(_l("Time limit (seconds)"), validators=[InputRequired(), NumberRange(min=10, max=MAX_TIME_LIMIT_S)])
+    questions_per_attempt = IntegerField(_l("Questions per attempt"), validators=[InputRequired(), NumberRange(min=1, max=200)])
+    attempts_per_day = IntegerField(_l("Attempts per day"), validators=[InputRequired(), NumberRange(min=1, max=1000)])
+    max_attempts = IntegerField(_l("Attempts in all"), validators=[InputRequired(), NumberRange(min=1, max=10000)])
+    points_single = IntegerField(_l("Points per single-choice question"), validators=[InputRequired(), NumberRange(min=0, max=100)])
+    points_multiple = IntegerField(_l("Points per multiple-choice question"), validators=[InputRequired(), NumberRange(min=0, max=100)])
+    points_judge = IntegerField(_l("Points per true-or-false question"), validators=[InputRequired(), NumberRange(min=0, max=100)])
     paper = FieldList(FormField(PaperRowForm), min_entries=6)
     districts = FieldList(FormField(DistrictRowForm), min_entries=8)
-    confirm = BooleanField("我确认修改正在进行中的竞赛规则")
+    confirm = BooleanField(_l("I confirm changing the rules of a running contest"))
 
 
 class ContestUploadForm(FlaskForm):
-    file = FileField("竞赛定义文件（YAML）")
-    confirm = BooleanField("我确认修改正在进行中的竞赛规则")
+    file = FileField(_l("Contest definition file (YAML)"))
+    confirm = BooleanField(_l("I confirm changing the rules of a running contest"))
 
 
 class ResultsFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    district = SelectField("区县", choices=[], validate_choice=False)
-    group = SelectField("人群", choices=options([("", "全部")] + [(g, g) for g in GROUPS]), validate_choice=False)
-    day = DateField("答题日期", validators=[Optional()])
-    score_min = IntegerField("最低分", validators=[Optional(), NumberRange(min=0)])
-    score_max = IntegerField("最高分", validators=[Optional(), NumberRange(min=0)])
+    district = SelectField(_l("District"), choices=[], validate_choice=False)
+    group = SelectField(_l("Group of people"), choices=options([("", _l("All"))] + [(g, g) for g in GROUPS]), validate_choice=False)
+    day = DateField(_l("Day answered"), validators=[Optional()])
+    score_min = IntegerField(_l("Lowest score"), validators=[Optional(), NumberRange(min=0)])
+    score_max = IntegerField(_l("Highest score"), validators=[Optional(), NumberRange(min=0)])
     # City organizers only (quiz.web.admin.results.check_phone_filter): 4 to 11 digits, any part of the number.
-    phone = StringField("手机号（可输入其中连续 4 位以上）",
-                        validators=[Optional(), Regexp(r"^\d{4,11}$", message="请输入 4 到 11 位数字（手机号的全部或一部分）。")])
+    phone = StringField(_l("Phone (or 4 or more of its digits in a row)"), validators=[
+        Optional(), Regexp(r"^\d{4,11}$", message=_l("Enter 4 to 11 digits (all or part of a phone number)."))])
 
     def set_groups(self, contest) -> None:
         """A contest with groups (quiz/groups.py) is filtered by the attempts' group."""
         if groups.listed(contest):
-            self.group.label.text = "组别"
-            self.group.choices = options([("", "全部")] + [(g["code"], g["name"]) for g in groups.listed(contest)])
+            self.group.label.text = _("Contest group")
+            self.group.choices = options([("", _("All"))] + [(g["code"], g["name"]) for g in groups.listed(contest)])
 
 
 class ExportForm(FlaskForm):
-    kind = SelectField("内容", choices=options([("results", "答题成绩明细"), ("districts", "各区县汇总"),
-                                                  ("standings", "最终排名（每人最好成绩）")]),
+    kind = SelectField(_l("Content"), choices=options([("results", _l("Attempts with scores")), ("districts", _l("Totals per district")),
+                                                     ("standings", _l("Final standings (best score per person)"))]),
                        validators=[DataRequired()])
-    fmt = SelectField("格式", choices=options([("csv", "CSV（UTF-8）"), ("xlsx", "Excel（XLSX）")]), validators=[DataRequired()])
-    district = SelectField("区县", choices=[], validate_choice=False)
+    fmt = SelectField(_l("Format"), choices=options([("csv", _l("CSV (UTF-8)")), ("xlsx", _l("Excel (XLSX)"))]), validators=[DataRequired()])
+    district = SelectField(_l("District"), choices=[], validate_choice=False)
 

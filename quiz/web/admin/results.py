@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from quiz.i18n import _l
 from quiz.models import ATTEMPT_ACTIVE, ROLE_CITY, Attempt, AttemptQuestion, Contest, User
 
 PAGE_SIZE = 50
@@ -18,7 +19,7 @@ class PhoneFilterRefused(Exception):
     against masked rows, a yes/no answer per number would unmask phones."""
 
     field = "phone"
-    message = "只有市级组织者可以按手机号查询。"
+    message = _l("Only city organizers may look results up by phone.")
 
 
 def check_phone_filter(viewer, wanted: "ResultFilter") -> None:

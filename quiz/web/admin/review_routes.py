@@ -14,16 +14,18 @@ from quiz.auth import district_scope, organizer_required
 from quiz.clock import utcnow
 from quiz.disqualification import DisqualificationError, active_disqualification, disqualify, reinstate
 from quiz.extensions import db
+from quiz.i18n import _, _l
 from quiz.models import Disqualification, User
 from quiz.web.admin.blueprint import bp
 from quiz.web.admin.routes import all_contests, chosen_contest
 
-STALE_BOARDS = "排行榜将在 Redis 恢复后重建（请运行 flask leaderboard rebuild）。"
+STALE_BOARDS = _l("The boards will be rebuilt once Redis is back (run flask leaderboard rebuild).")
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField("理由", filters=[lambda value: value.strip() if isinstance(value, str) else value],
-                           validators=[DataRequired(message="请填写理由。"), Length(max=1000, message="理由最多 1000 字。")])
+    reason = TextAreaField(_l("Reason"), filters=[lambda value: value.strip() if isinstance(value, str) else value],
+                           validators=[DataRequired(message=_l("Please give a reason.")),
+                                       Length(max=1000, message=_l("A reason may hold at most 1000 characters."))])
 
 
 @bp.context_processor
@@ -83,10 +85,11 @@ def _act(user_id: int, action, done: str):
             if from_citizen_page else url_for("admin.review_queue", contest=contest.id if contest else None))
     form = ReasonForm()
     if contest is None:
-        flash("还没有竞赛。", "error")
+        flash(_("No contest yet."), "error")
         return redirect(back)
     if not form.validate_on_submit():
-        message = "理由：" + (form.reason.errors[0] if form.reason.errors else "请求无效，请在页面上重新操作。")
+        message = _("Reason: %(error)s", error=form.reason.errors[0] if form.reason.errors
+                     else _("Invalid request; please try again on the page."))
         if from_citizen_page:
             flash(message, "error")
             return redirect(back)
@@ -98,17 +101,18 @@ def _act(user_id: int, action, done: str):
         return redirect(back)
     flash(f"{citizen.name} {done}", "info")
     if not outcome.boards_rebuilt:
-        flash(STALE_BOARDS, "error")
+        flash(str(STALE_BOARDS), "error")
     return redirect(back)
 
 
 @bp.post("/review/citizens/<int:user_id>/disqualify")
 @organizer_required
 def review_disqualify(user_id: int):
-    return _act(user_id, disqualify, "已被取消本竞赛资格：不再出现在排行榜、最终排名和抽奖中。")
+    return _act(user_id, disqualify, _(
+        "is disqualified from this contest: no longer on the boards, the final standings or the draws."))
 
 
 @bp.post("/review/citizens/<int:user_id>/reinstate")
 @organizer_required
 def review_reinstate(user_id: int):
-    return _act(user_id, reinstate, "已恢复本竞赛资格。")
+    return _act(user_id, reinstate, _("is reinstated in this contest."))

@@ -17,7 +17,7 @@ from quiz.clock import utcnow
 from quiz.contest.attempts import as_seen, to_display
 from quiz.contest.rules import current_contest, phase
 from quiz.extensions import db
-from quiz.i18n import _
+from quiz.i18n import _, _l
 from quiz.leaderboard import on_public_boards
 from quiz.models import ROLE_CITY, AuditEntry, Bank, Contest, Question, User
 from quiz.models import Award as AwardRow
@@ -60,9 +60,9 @@ from quiz.web.audit import operator_labels
 from quiz.web.audit import record as audit
 from quiz.web.security import PHONE_FILTER_PER_USER
 
-PHASE_NAMES = {"upcoming": "未开始", "open": "进行中", "ended": "已结束"}
-FLAG_NAMES = {"low_correct_rate": "正确率低于 20%", "low_discrimination": "区分度低于 0.2"}
-TYPE_NAMES = {"single": "单选", "multiple": "多选", "judge": "判断"}
+PHASE_NAMES = {"upcoming": _l("not started"), "open": _l("running"), "ended": _l("ended")}
+FLAG_NAMES = {"low_correct_rate": _l("correct rate below 20%"), "low_discrimination": _l("discrimination below 0.2")}
+TYPE_NAMES = {"single": _l("single choice"), "multiple": _l("multiple choice"), "judge": _l("true or false")}
 
 
 # ---- shared ---------------------------------------------------------------------
@@ -88,7 +88,7 @@ def status_name_filter(status: str) -> str:
 
 @bp.errorhandler(CSRFError)
 def csrf_error(_exc):
-    flash("页面已过期，请重新提交。", "error")
+    flash(_("The page has expired; please submit again."), "error")
     return redirect(request.path if request.url_rule and "GET" in request.url_rule.methods else url_for("admin.dashboard"))
 
 
@@ -102,7 +102,7 @@ def internal_label(user: User) -> str | None:
     测试 (marked staff or test); None for a citizen who counts."""
     if on_public_boards(user):
         return None
-    return "内部" if user.is_organizer else "测试"
+    return _("internal") if user.is_organizer else _("test")
 
 
 def chosen_contest() -> Contest | None:
@@ -124,7 +124,7 @@ def district_choices(contest: Contest | None) -> list[tuple[str, str]]:
     scope = district_scope(current_user)
     if scope is not None:
         return options([(scope, (contest.district_names() if contest else {}).get(scope, scope))])
-    return options([("", "全部区县")] + [(d["code"], d["name"]) for d in (contest.districts if contest else [])])
+    return options([("", _("All districts"))] + [(d["code"], d["name"]) for d in (contest.districts if contest else [])])
 
 
 # ---- dashboard -----------------------------------------------------------------
@@ -138,11 +138,11 @@ def dashboard():
     now = utcnow()
     figures = stats.dashboard(db.session, contest, now, district_scope(current_user))
     per_10k = charts.horizontal_bars([(d.name, d.per_10k) for d in figures.districts],
-                                     "每万常住人口参与人数", unit="")
-    scores = charts.columns(figures.score_buckets, "得分分布（占满分的百分比）", show_values=True)
+                                     _("Participants per 10,000 residents"), unit="")
+    scores = charts.columns(figures.score_buckets, _("Score distribution (percent of full marks)"), show_values=True)
     hourly = figures.hourly[-24 * 14:]  # at most the last two weeks of hours
-    hours = charts.columns([(moment.strftime("%m-%d") if moment.hour == 0 else moment.strftime("%H时"), n)
-                            for moment, n in hourly], "每小时答题人次（北京时间）",
+    hours = charts.columns([(moment.strftime("%m-%d") if moment.hour == 0 else _("%(hour)s:00", hour=moment.strftime("%H")), n)
+                            for moment, n in hourly], _("Attempts per hour (Beijing time)"),
                            label_every=max(1, len(hourly) // 12))
     return render_template("admin/dashboard.html", contest=contest, contests=all_contests(), figures=figures,
                            per_10k_chart=per_10k, score_chart=scores, hourly_chart=hours,
@@ -156,15 +156,16 @@ def contest_unfreeze(contest_id: int):
     """解封 (city organizers): the public boards show the live standings at once; audited."""
     contest = db.get_or_404(Contest, contest_id)
     if not ActionForm().validate_on_submit():
-        flash("页面已过期，请重新提交。", "error")
+        flash(_("The page has expired; please submit again."), "error")
     else:
         try:
             revealed = freeze.unfreeze(db.session, contest, current_user, utcnow())
         except freeze.NotFrozen as exc:
             flash(str(exc), "error")
         else:
-            flash("已解封：公开排行榜、大屏和接口现在显示实时排名。" if revealed
-                  else "已解封；排行榜缓存暂时无法清除（Redis 不可用），将在数秒内自动过期。", "info")
+            flash(_("Unfrozen: the public boards, displays and API now show the live standings.") if revealed
+                  else _("Unfrozen; the boards' cache cannot be cleared now (Redis unavailable) and expires by itself "
+                         "within seconds."), "info")
     return redirect(url_for("admin.dashboard", contest=contest.id))
 
 
@@ -181,18 +182,19 @@ def report():
         district = district_scope(current_user) or exports.district_filter(contest, request.args.get("district"))
     except exports.UnknownDistrict:
         return render_template("admin/report.html", contest=contest, contests=all_contests(), report=None,
-                               district_error="没有这个区县，请从列表中选择。"), 400
+                               district_error=_("No such district; choose one from the list.")), 400
     summary = summary_report(db.session, contest, utcnow(), district)
     days = [(d.day[5:], d.participants) for d in summary.days], [(d.day[5:], d.attempts) for d in summary.days]
     every = max(1, len(summary.days) // 15)
     return render_template(
         "admin/report.html", contest=contest, contests=all_contests(), report=summary,
-        day_participants_chart=charts.columns(days[0], "每日参与人数", label_every=every, x_label="日期",
-                                              y_label="参与人数", printable=True),
-        day_attempts_chart=charts.columns(days[1], "每日答题人次", label_every=every, x_label="日期",
-                                          y_label="答题人次", printable=True),
+        day_participants_chart=charts.columns(days[0], _("Participants per day"), label_every=every, x_label=_("Day"),
+                                              y_label=_("Participants"), printable=True),
+        day_attempts_chart=charts.columns(days[1], _("Attempts made per day"), label_every=every, x_label=_("Day"),
+                                          y_label=_("Attempts"), printable=True),
         score_chart=charts.columns(summary.score_buckets,
-                                   "得分分布（按答题人次）", x_label="得分占满分的百分比", y_label="答题人次",
+                                   _("Score distribution (by attempts)"), x_label=_("Score as a percent of full marks"),
+                                   y_label=_("Attempts"),
                                    printable=True))
 
 
@@ -263,7 +265,7 @@ def bank_upload():
 def bank_questions(bank_id: int):
     bank = db.get_or_404(Bank, bank_id)
     form = QuestionSearchForm(request.args)
-    form.category.choices = options([("", "全部")] + list((bank.categories or {}).items()))
+    form.category.choices = options([("", _("All"))] + list((bank.categories or {}).items()))
     page = max(1, request.args.get("page", 1, type=int))
     questions, total = search_questions(db.session, bank, (form.q.data or "").strip(), form.category.data or "",
                                         form.type.data or "", form.retired.data or "", page)
@@ -276,7 +278,8 @@ def _set_retired(question_id: int, retired: bool):
     question = db.get_or_404(Question, question_id)
     if ActionForm().validate_on_submit():
         set_retired(db.session, current_user, question, retired)
-        flash(f"题目 {question.qid} 已{'停用，不再抽取' if retired else '恢复使用'}。", "info")
+        flash(_("Question %(qid)s is retired and no longer drawn.", qid=question.qid) if retired
+              else _("Question %(qid)s is in use again.", qid=question.qid), "info")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/admin/")
                     else url_for("admin.bank_questions", bank_id=question.bank_id))
 
@@ -306,7 +309,7 @@ def contests():
 def _contest_form(contest: Contest | None) -> ContestForm:
     form = ContestForm()
     form.bank.choices = options(bank_choices(db.session))
-    form.practice_bank.choices = options([("", "（不设练习题库）"), *bank_choices(db.session)])
+    form.practice_bank.choices = options([("", _("(no practice bank)")), *bank_choices(db.session)])
     categories = options(category_choices(db.session))
     for entry in form.paper.entries:
         entry["category"].choices = categories
@@ -328,7 +331,7 @@ def _save_from_form(form: ContestForm, contest: Contest | None):
     if not form.validate_on_submit():
         return _render_contest_form(form, contest, status=422)
     if form.ends_at.data <= form.starts_at.data:
-        form.ends_at.errors = [*form.ends_at.errors, "结束时间必须晚于开始时间。"]
+        form.ends_at.errors = [*form.ends_at.errors, _("The end must be after the start.")]
         return _render_contest_form(form, contest, status=422)
     try:
         saved, created = save_contest(db.session, current_user, definition_from_form(form, contest), utcnow(),
@@ -337,7 +340,8 @@ def _save_from_form(form: ContestForm, contest: Contest | None):
         return _render_contest_form(form, contest, problems=exc.problems, status=422)
     except NeedsConfirmation as exc:
         return _render_contest_form(form, contest, changes=exc.changes, status=409)
-    flash(f"竞赛 {saved.title} 已{'创建' if created else '保存'}。", "info")
+    flash(_("Contest %(title)s created.", title=saved.title) if created
+          else _("Contest %(title)s saved.", title=saved.title), "info")
     return redirect(url_for("admin.contests"))
 
 
@@ -378,7 +382,8 @@ def contest_upload():
         except NeedsConfirmation as exc:
             changes = exc.changes
         else:
-            flash(f"竞赛 {contest.title} 已{'创建' if created else '更新'}。", "info")
+            flash(_("Contest %(title)s created.", title=contest.title) if created
+                  else _("Contest %(title)s updated.", title=contest.title), "info")
             return redirect(url_for("admin.contests"))
     else:
         flash(_("Choose the contest definition file."), "error")
@@ -444,16 +449,18 @@ def citizen_staff(user_id: int):
     back = url_for("admin.citizen_results", user_id=citizen.id, contest=contest_id)
     wanted = request.form.get("staff")
     if not ActionForm().validate_on_submit() or wanted not in ("1", "0"):
-        flash("请求无效，请在页面上重新操作。", "error")
+        flash(_("Invalid request; please try again on the page."), "error")
         return redirect(back)
     if citizen.is_organizer:
-        flash("组织者账号本来就不参与公开排名。", "info")
+        flash(_("An organizer's account is kept off the public standings anyway."), "info")
         return redirect(back)
     marking = staff.set_staff(db.session, [citizen], wanted == "1", current_user)
-    flash(f"{citizen.name} 已{'标记为内部/测试账号，不再出现在公开排名中' if wanted == '1' else '取消内部/测试标记，重新参与公开排名'}。",
-          "info")
+    flash(_("%(name)s is marked as an internal/test account and no longer appears in the public standings.",
+            name=citizen.name) if wanted == "1"
+          else _("%(name)s is no longer marked internal/test and counts in the public standings again.",
+                 name=citizen.name), "info")
     if marking.stale:
-        flash("排行榜暂时无法更新；Redis 恢复后请运行 flask leaderboard rebuild。", "error")
+        flash(_("The boards cannot be updated now; run flask leaderboard rebuild once Redis is back."), "error")
     return redirect(back)
 
 
@@ -469,7 +476,7 @@ def citizen_district(user_id: int):
     contest = chosen_contest()
     back = url_for("admin.citizen_results", user_id=citizen.id, contest=contest.id if contest else None)
     if not ActionForm().validate_on_submit() or contest is None:
-        flash("请求无效，请在页面上重新操作。", "error")
+        flash(_("Invalid request; please try again on the page."), "error")
         return redirect(back)
     try:
         outcome = personal_data.change_district(db.session, citizen, request.form.get("district"),
@@ -477,10 +484,11 @@ def citizen_district(user_id: int):
     except AccountError as exc:
         flash(exc.message, "error")
         return redirect(back)
-    flash(f"{citizen.name} 的区县已改为 {contest.district_names().get(citizen.district, citizen.district)}。"
-          if outcome.users else "区县没有变化。", "info")
+    flash(_("%(name)s's district is now %(district)s.", name=citizen.name,
+            district=contest.district_names().get(citizen.district, citizen.district))
+          if outcome.users else _("The district is unchanged."), "info")
     if outcome.stale:
-        flash("排行榜暂时无法更新；Redis 恢复后请运行 flask leaderboard rebuild。", "error")
+        flash(_("The boards cannot be updated now; run flask leaderboard rebuild once Redis is back."), "error")
     return redirect(back)
 
 
@@ -514,12 +522,12 @@ def export_download():
     form = ExportForm()
     form.district.choices = district_choices(contest)
     if contest is None or not form.validate_on_submit():
-        flash("请选择导出的内容和格式。", "error")
+        flash(_("Choose what to export and the format."), "error")
         return redirect(url_for("admin.exports_page"))
     try:
         district = exports.district_filter(contest, district_scope(current_user) or form.district.data)
     except exports.UnknownDistrict:
-        form.district.errors = ["没有这个区县，请从列表中选择。"]
+        form.district.errors = [_("No such district; choose one from the list.")]
         return render_template("admin/exports.html", contest=contest, contests=all_contests(), form=form), 400
     full_phones = current_user.role == ROLE_CITY
     kind, fmt = form.kind.data, form.fmt.data
@@ -569,9 +577,10 @@ def award_claim(award_id: int):
         except AwardsRefused as exc:
             flash(exc.message, "error")
         else:
-            flash(f"已保存 {award.user.name} 的领奖状态：{CLAIM_NAMES[award.claim_status]}。", "info")
+            flash(_("Saved %(name)s's claim status: %(status)s.", name=award.user.name,
+                    status=CLAIM_NAMES[award.claim_status]), "info")
     else:
-        flash("页面已过期，请重新提交。", "error")
+        flash(_("The page has expired; please submit again."), "error")
     return redirect(url_for("admin.awards", contest=award.contest_id, _anchor=f"award-{award.id}"))
 
 
@@ -581,14 +590,14 @@ def awards_publish():
     """公示 (city organizers): the winners list goes public on /awards and objections open; audited."""
     contest = chosen_contest()
     if contest is None or not ActionForm().validate_on_submit():
-        flash("请求无效，请在页面上重新操作。", "error")
+        flash(_("Invalid request; please try again on the page."), "error")
     else:
         try:
             publish_awards(db.session, contest, utcnow(), current_user)
         except AwardsRefused as exc:
             flash(exc.message, "error")
         else:
-            flash("获奖名单已公示。", "info")
+            flash(_("The winners list is published."), "info")
     return redirect(url_for("admin.awards", contest=contest.id if contest else None))
 
 
@@ -604,11 +613,11 @@ def objection_answer(objection_id: int):
         try:
             answer_objection(db.session, objection, request.form.get("answer", ""), utcnow(), current_user)
         except InvalidObjection as exc:
-            flash(f"答复：{exc.message}", "error")
+            flash(_("Answer: %(error)s", error=exc.message), "error")
         else:
-            flash("答复已保存，市民可在获奖公示页看到。", "info")
+            flash(_("Answer saved; the citizen can read it on the winners page."), "info")
     else:
-        flash("页面已过期，请重新提交。", "error")
+        flash(_("The page has expired; please submit again."), "error")
     return redirect(url_for("admin.awards", contest=objection.contest_id, _anchor=f"objection-{objection.id}"))
 
 
