@@ -7,7 +7,8 @@ Resets the database named by DATABASE_URL (default postgresql://postgres@127.0.0
 created if missing; never point it at real data) and FLUSHDB on REDIS_URL (default
 redis://127.0.0.1:6379/8). Imports one bank per size (the sample bank's questions repeated,
 bench/big_bank.py) and the sample contest's paper rules on each, then lets `--citizens`
-citizens start and hand in seven timed attempts each through attempts.start_attempt, and
+citizens start and hand in seven timed attempts each through the API's start
+(attempts.begin_attempt; attempts.start_attempt in a tree without it), and
 prints for the first to the seventh attempt the start's wall time (median, p90) and the
 table rows PostgreSQL read per start (tup_returned + tup_fetched of the database). Beside
 it, the draw alone: the SQL draw (quiz/contest/paper.py) against the previous way (read the
@@ -98,7 +99,9 @@ def main() -> None:
     rng = random.Random(20)
     with app.app_context():
         upgrade()
-        print(f"start path, {args.citizens} citizens per bank, each starting and handing in seven timed attempts")
+        start = getattr(attempts, "begin_attempt", attempts.start_attempt)  # what POST /api/v1/attempts runs
+        print(f"start path ({start.__name__}), {args.citizens} citizens per bank, each starting and handing in"
+              " seven timed attempts")
         print(f"{'bank':>7} {'attempt':>7} {'median ms':>10} {'p90 ms':>8} {'rows read':>10}")
         draws = {}
         for index, size in enumerate(int(s) for s in args.sizes.split(",")):
@@ -120,7 +123,7 @@ def main() -> None:
                 for n, user in enumerate(users):
                     now = base + timedelta(minutes=30 * k, seconds=n)
                     t0 = time.perf_counter()
-                    attempt, created = attempts.start_attempt(db.session, user, contest, now, rng)
+                    attempt, created = start(db.session, user, contest, now, rng)
                     times.append(1000 * (time.perf_counter() - t0))
                     assert created and attempt.question_count == contest.questions_per_attempt
                     started.append((user, attempt.id, now))

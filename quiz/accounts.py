@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 
 from quiz import groups, passwords, phone_codes
@@ -134,7 +134,7 @@ def register_citizen(session, phone, name, district, password, group, unit, dist
     placed = place_unit(district, unit, township, contest)
     if verify_phone:
         with code_refusals():
-            phone_codes.consume(phone_codes.verify(session, phone, "register", code, now), now)
+            phone_codes.use(session, phone, "register", code, now)
     user = User(phone=phone, name=name.strip(), district=district, group=group or None,
                 unit=(unit or "").strip() or None, password_hash=hash_password(password) if password else None,
                 role=ROLE_CITIZEN, session_version=1, created_at=now, registered_from=address[:45] if address else None)
@@ -226,12 +226,11 @@ def authenticate_by_code(session, phone, code, now: datetime) -> User | None:
     5 tries); an organizer's phone raises CodeLoginRefused, the code left unused."""
     phone = normalize_phone(phone)
     with code_refusals():
-        row = phone_codes.verify(session, phone, "login", code, now)
+        phone_codes.use(session, phone, "login", code, now)
     user = session.scalar(select(User).where(User.phone == phone))
     if user is not None and user.is_organizer:
-        session.rollback()
+        session.rollback()  # the code stays unused
         raise CodeLoginRefused()
-    phone_codes.consume(row, now)
     session.commit()
     return user
 
@@ -243,7 +242,7 @@ def reset_password(session, phone, code, password, now: datetime) -> User:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD or not storable(password, controls=True):
         raise AccountError("password", f"密码至少 {MIN_PASSWORD} 个字符。")
     with code_refusals():
-        row = phone_codes.verify(session, phone, "reset", code, now)
+        phone_codes.use(session, phone, "reset", code, now)
     user = session.scalar(select(User).where(User.phone == phone).with_for_update())
     if user is None:
         session.rollback()
@@ -251,7 +250,6 @@ def reset_password(session, phone, code, password, now: datetime) -> User:
     if user.is_organizer:
         session.rollback()
         raise AccountError("phone", "组织者账号的密码请联系系统管理员重设（flask admin create）。")
-    phone_codes.consume(row, now)
     user.password_hash = hash_password(password)
     _end_sessions(session, user, api_tokens=True)
     session.commit()
@@ -261,6 +259,14 @@ def reset_password(session, phone, code, password, now: datetime) -> User:
 # Expired tokens deleted by each issue: a bounded batch, skipping rows another issue is deleting.
 PURGE_BATCH = 100
 
+# A token's insert and the purge in one statement (one round trip before the commit).
+_ISSUE_TOKEN = text(
+    "WITH purged AS (DELETE FROM api_tokens WHERE id IN (SELECT id FROM api_tokens WHERE expires_at <= :now"
+    " ORDER BY expires_at LIMIT :batch FOR UPDATE SKIP LOCKED) RETURNING id)"
+    " INSERT INTO api_tokens (user_id, token_hash, expires_at, created_at, role, second_factor)"
+    " VALUES (:user_id, :token_hash, :expires_at, :now, :role, :second_factor)"
+)
+
 
 def issue_token(session, user: User, now: datetime, ttl_s: int, second_factor: bool = False) -> tuple[str, datetime]:
     """A new bearer token for `user`, remembering the role it is issued under and whether
@@ -268,11 +274,8 @@ def issue_token(session, user: User, now: datetime, ttl_s: int, second_factor: b
     purges up to PURGE_BATCH expired tokens of anyone."""
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(seconds=ttl_s)
-    expired = (select(ApiToken.id).where(ApiToken.expires_at <= now).order_by(ApiToken.expires_at)
-               .limit(PURGE_BATCH).with_for_update(skip_locked=True))
-    session.execute(delete(ApiToken).where(ApiToken.id.in_(expired)).execution_options(synchronize_session=False))
-    session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires, created_at=now,
-                         role=user.role, second_factor=second_factor))
+    session.execute(_ISSUE_TOKEN, {"now": now, "batch": PURGE_BATCH, "user_id": user.id, "token_hash": token_digest(token),
+                                   "expires_at": expires, "role": user.role, "second_factor": second_factor})
     session.commit()
     return token, expires
 

@@ -1,7 +1,7 @@
 """Phone codes: issue a 6-digit code to a phone, verify it, consume it.
 
 Every path that takes a code (API and pages: registration, code login, password reset)
-goes through `issue`, `verify` and `consume`. A code is valid for 5 minutes and for one
+goes through `issue` and `use`. A code is valid for 5 minutes and for one
 purpose; only its keyed SHA-256 is stored; 5 wrong tries void it; a newer code of the same
 purpose replaces it. At most one code a minute and 10 in 24 hours per phone, whatever the
 purpose, and whether or not the phone is registered (the answer never says).
@@ -99,33 +99,37 @@ def issue(session, phone: str, purpose, now: datetime, sender=None) -> Issued:
     return Issued(phone, _seconds(INTERVAL), code if getattr(sender, "shows_code", False) else None)
 
 
-def verify(session, phone: str, purpose: str, code, now: datetime) -> PhoneCode:
-    """The live code of `phone` for `purpose` if `code` is it (row locked until the caller's
-    commit; `consume` it in the same transaction as the work it allows). Otherwise
+# The rule of a code's use, one statement: the phone's newest live code for the purpose
+# (unspent, unexpired; row locked until the caller's transaction ends) is spent when the
+# digest matches; otherwise its wrong tries go up by one and the MAX_WRONG-th voids it.
+# `ok` is NULL-safe: no digest (a code of the wrong shape) is a wrong try.
+_USE = text(
+    "WITH live AS (SELECT id FROM phone_codes WHERE phone = :phone AND purpose = :purpose"
+    " AND spent_at IS NULL AND expires_at > :now ORDER BY created_at DESC LIMIT 1 FOR UPDATE)"
+    " UPDATE phone_codes p SET"
+    " wrong_tries = p.wrong_tries + CASE WHEN COALESCE(p.code_hash = :code_hash, FALSE) THEN 0 ELSE 1 END,"
+    " spent_at = CASE WHEN COALESCE(p.code_hash = :code_hash, FALSE) OR p.wrong_tries + 1 >= :max_wrong"
+    " THEN CAST(:now AS timestamp) END"
+    " FROM live WHERE p.id = live.id RETURNING COALESCE(p.code_hash = :code_hash, FALSE) AS ok"
+)
+
+
+def use(session, phone: str, purpose: str, code, now: datetime) -> None:
+    """Spend the live code of `phone` for `purpose` if `code` is it, in the caller's
+    transaction: committed with the work it allows (a rollback leaves it unused). Otherwise
     CodeRefused on field "code"; a wrong try is counted (and committed) at once."""
     if not isinstance(code, str) or not code.strip():
         raise CodeRefused("code", "请输入短信验证码。")
     code = code.strip()
-    row = session.scalar(
-        select(PhoneCode).where(PhoneCode.phone == phone, PhoneCode.purpose == purpose,
-                                PhoneCode.spent_at.is_(None), PhoneCode.expires_at > now)
-        .order_by(PhoneCode.created_at.desc()).limit(1).with_for_update())
-    if row is None:
+    shaped = code.isascii() and code.isdigit() and len(code) == 6
+    found = session.execute(_USE, {"phone": phone, "purpose": purpose, "now": now, "max_wrong": MAX_WRONG,
+                                   "code_hash": _digest(phone, purpose, code) if shaped else None}).first()
+    if found is None:
         session.rollback()
         raise CodeRefused("code", WRONG_CODE)
-    if not (code.isascii() and code.isdigit() and len(code) == 6
-            and hmac.compare_digest(row.code_hash, _digest(phone, purpose, code))):
-        row.wrong_tries += 1
-        if row.wrong_tries >= MAX_WRONG:
-            row.spent_at = now
+    if not found.ok:
         session.commit()
         raise CodeRefused("code", WRONG_CODE)
-    return row
-
-
-def consume(row: PhoneCode, now: datetime) -> None:
-    """Mark a verified code used; it is committed with the work it allowed."""
-    row.spent_at = now
 
 
 def _seconds(delta: timedelta) -> int:

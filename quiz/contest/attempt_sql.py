@@ -146,9 +146,40 @@ QUESTIONS_BY_ID = Statement(
 )
 
 # Timed attempts started per Asia/Shanghai day (practice excluded).
-ATTEMPTS_BY_DAY = Statement(
-    "SELECT day, COUNT(*) AS n FROM attempts WHERE user_id = :user_id AND contest_id = :contest_id"
-    " AND NOT practice GROUP BY day"
+_BY_DAY = ("SELECT day, COUNT(*) AS n FROM attempts WHERE user_id = :user_id AND contest_id = :contest_id"
+           " AND NOT practice GROUP BY day")
+ATTEMPTS_BY_DAY = Statement(_BY_DAY)
+
+# The qids a citizen has been served in this contest's timed attempts (a paper serves
+# these last: quiz/contest/paper.py).
+_SERVED = ("SELECT DISTINCT q.qid FROM attempts a JOIN attempt_questions aq ON aq.attempt_id = a.id"
+           " JOIN questions q ON q.id = aq.question_id"
+           " WHERE a.user_id = :user_id AND a.contest_id = :contest_id AND NOT a.practice")
+SERVED_QIDS = Statement(_SERVED)
+
+# A timed start's reading, in its turn (START_TURN taken by the statement before, so this
+# one's snapshot sees every start that went before): the active timed attempt, the attempts
+# per day (as ATTEMPTS_BY_DAY, JSON [[day, n], ...]) and the served qids (as SERVED_QIDS).
+START_STATE = Statement(
+    "SELECT (SELECT id FROM attempts WHERE user_id = :user_id AND contest_id = :contest_id"
+    " AND status = 'active' AND NOT practice ORDER BY id DESC LIMIT 1) AS active_id,"
+    f" (SELECT json_agg(json_build_array(d.day, d.n)) FROM ({_BY_DAY}) d) AS days,"
+    f" ARRAY({_SERVED}) AS served"
+)
+
+# A new attempt and its items (JSON [{question_id, position, option_order, points}, ...])
+# in one statement; the attempt's id and its items' ids by position.
+INSERT_PAPER = Statement(
+    "WITH a AS (INSERT INTO attempts (user_id, contest_id, practice, status, day, started_at, deadline,"
+    " auto_submitted, question_count, board_pending, started_from, question_time_s, question_position,"
+    " question_served_at, \"group\") VALUES (:user_id, :contest_id, :practice, 'active', :day, :started_at,"
+    " :deadline, FALSE, :question_count, FALSE, :started_from, :question_time_s, :question_position,"
+    " :question_served_at, :group) RETURNING id"
+    "), i AS (INSERT INTO attempt_questions (attempt_id, question_id, position, option_order, points)"
+    " SELECT a.id, x.question_id, x.position, x.option_order, x.points FROM a,"
+    " json_to_recordset(CAST(:items AS json)) AS x(question_id integer, position integer, option_order json,"
+    " points integer) RETURNING id, position"
+    ") SELECT a.id AS attempt_id, i.id AS item_id FROM a LEFT JOIN i ON TRUE ORDER BY i.position"
 )
 
 # GET /api/v1/me: the token's holder and their attempts per day in one round trip (a holder

@@ -43,7 +43,6 @@ from quiz.models import (
     Attempt,
     AttemptQuestion,
     Contest,
-    Question,
     User,
 )
 
@@ -113,35 +112,43 @@ def holder_allowance(session, token: str, contest: Contest, now: datetime) -> tu
 
 def start_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None,
                   address: str | None = None) -> tuple[Attempt, bool]:
+    """begin_attempt with the attempt loaded whole (items and questions) for pages and the CLI."""
+    attempt, created = begin_attempt(session, user, contest, now, rng, address)
+    return (_load_whole(session, attempt.id) if created else attempt), created
+
+
+def begin_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None,
+                  address: str | None = None) -> tuple["Attempt | Started", bool]:
     """Resume the citizen's active attempt or start a new one: (attempt, created); `address`
-    (the client's) is stored with a new attempt for the review flags.
+    (the client's) is stored with a new attempt for the review flags. A resumed attempt is
+    loaded whole; a new one is answered from its drawn rows (a Started, no reload).
 
     Starts of one citizen in one contest take turns (attempt_sql.START_TURN, held until the
     commit) and count the limits inside their turn, so N simultaneous starts make one
-    attempt (the others resume it) and a start racing a hand-in never exceeds the limits."""
+    attempt (the others resume it) and a start racing a hand-in never exceeds the limits.
+    Round trips of a new start: the expired check, the turn, START_STATE, the draw,
+    INSERT_PAPER, the commit."""
     finalize_user_expired(session, user, now)
-    current = active_attempt(session, user, contest)
-    if current is not None:
-        return _load_whole(session, current.id), False  # the paper is shown: items and questions in two queries, not 21
     _take_turn(session, user, contest)
-    current = active_attempt(session, user, contest)
-    if current is not None:  # a simultaneous start made it while this one waited its turn
-        session.commit()
-        return current, False
-    blocker = start_blocker(session, user, contest, now, in_turn=True)
+    state = _in_session(session, attempt_sql.START_STATE, {"user_id": user.id, "contest_id": contest.id})[0]
+    if state.active_id is not None:  # running, or made by a simultaneous start while this one waited its turn
+        session.commit()  # ends the turn
+        return _load_whole(session, state.active_id), False
+    blocker = start_blocker(session, user, contest, now, day_counts=[tuple(pair) for pair in state.days or []])
     if blocker is not None:
         session.rollback()  # ends the turn
         raise blocker
     try:
-        attempt = _create_attempt(session, user, contest, now, practice=False, rng=rng, address=address)
+        started = _insert_paper(session, user, contest, now, practice=False, rng=rng, address=address,
+                                seen=set(state.served))
         session.commit()
     except IntegrityError:  # an attempt inserted without taking a turn: resume it
         session.rollback()
         current = active_attempt(session, user, contest)
         if current is None:
             raise
-        return current, False
-    return _load_whole(session, attempt.id), True
+        return _load_whole(session, current.id), False
+    return started, True
 
 
 def _take_turn(session, user, contest: Contest) -> None:
@@ -156,18 +163,21 @@ def _in_session(session, statement, values: dict) -> list:
     return session.connection().exec_driver_sql(statement.sql, values).all()
 
 
-def start_blocker(session, user: User, contest: Contest, now: datetime, in_turn: bool = False) -> ContestError | None:
+def start_blocker(session, user: User, contest: Contest, now: datetime, in_turn: bool = False,
+                  day_counts: list | None = None) -> ContestError | None:
     """Why the citizen may not start a new timed attempt now (the error to raise), or None.
 
     Checked in this order: the contest window, the total limit, then the daily limit
     (counted per Asia/Shanghai calendar day of the start). `in_turn`: the caller holds the
     start's turn, so the attempts are counted in its transaction (pages count on the
-    direct pool)."""
+    direct pool); `day_counts`: [(day, n), ...] the caller counted in its turn."""
     state = phase(contest, now)
     if state != OPEN:
         when = "尚未开始" if state == UPCOMING else "已经结束"
         return ContestClosed(f"竞赛{when}，现在不能答题。")
-    if in_turn:
+    if day_counts is not None:
+        counts = allowance(contest, day_counts, now)
+    elif in_turn:
         rows = _in_session(session, attempt_sql.ATTEMPTS_BY_DAY, {"user_id": user.id, "contest_id": contest.id})
         counts = allowance(contest, [(row.day, row.n) for row in rows], now)
     else:
@@ -232,9 +242,9 @@ def start_practice(session, user: User, contest: Contest, now: datetime, rng: ra
     if blocker is not None:
         session.rollback()  # ends the turn
         raise blocker
-    attempt = _create_attempt(session, user, contest, now, practice=True, rng=rng)
+    started = _insert_paper(session, user, contest, now, practice=True, rng=rng)
     session.commit()
-    return attempt, True
+    return _load_whole(session, started.id), True
 
 
 def paper_bank_id(session, contest: Contest, practice: bool) -> int | None:
@@ -247,42 +257,69 @@ def paper_bank_id(session, contest: Contest, practice: bool) -> int | None:
     return contest.bank_id
 
 
-def _create_attempt(session, user, contest, now, practice, rng, address: str | None = None) -> Attempt:
+@dataclass
+class Started:
+    """A new attempt as its start inserted it: what the start's answer shows (the same
+    attribute names as Attempt; its items are PaperItems whose questions carry no answer)."""
+    id: int
+    user_id: int
+    contest_id: int
+    practice: bool
+    day: str
+    started_at: datetime
+    deadline: datetime | None
+    question_count: int
+    started_from: str | None
+    question_time_s: int | None
+    question_position: int | None
+    question_served_at: datetime | None
+    group: str | None
+    items: list = field(default_factory=list)
+
+    status = ATTEMPT_ACTIVE
+    finished = False
+
+
+def _insert_paper(session, user, contest, now, practice, rng, address: str | None = None,
+                  seen: set = frozenset()) -> Started:
+    """Draw the paper (`seen`: the qids served before, empty for practice) and insert the
+    attempt and its items in one statement (attempt_sql.INSERT_PAPER), in the session's
+    transaction; each item shows its options in its own shuffled order."""
     rng = rng or random.SystemRandom()
     group = None if practice else groups.attempt_group(contest, user)  # its board and its paper rules
     bank_id = paper_bank_id(session, contest, practice)
-    seen = set() if practice else served_qids(session, user, contest)
     questions = paper.draw_paper(session, bank_id, groups.paper_of(contest, group), contest.questions_per_attempt, seen, rng)
-    attempt = Attempt(
-        user_id=user.id, contest_id=contest.id, practice=practice, status=ATTEMPT_ACTIVE,
-        day=local_day(now), started_at=now,
+    started = Started(
+        id=0, user_id=user.id, contest_id=contest.id, practice=practice, day=local_day(now), started_at=now,
         deadline=None if practice else now + timedelta(seconds=contest.time_limit_s),
-        question_count=len(questions), started_from=address[:45] if address else None, group=group,
+        question_count=len(questions), started_from=address[:45] if address else None,
+        question_time_s=None, question_position=None, question_served_at=None, group=group,
     )
     if contest.question_time_s and not practice:  # practice stays untimed, the whole paper at once
-        attempt.question_time_s, attempt.question_position, attempt.question_served_at = contest.question_time_s, 0, now
-        attempt.deadline = question_clock.first_deadline(now, len(questions), contest.question_time_s,
+        started.question_time_s, started.question_position, started.question_served_at = contest.question_time_s, 0, now
+        started.deadline = question_clock.first_deadline(now, len(questions), contest.question_time_s,
                                                          contest.time_limit_s)
-    session.add(attempt)
-    session.flush()
+    rows = []
     for position, question in enumerate(questions):
         order = list(question.keys)
         rng.shuffle(order)
-        session.add(AttemptQuestion(
-            attempt_id=attempt.id, question_id=question.id, position=position, option_order=order,
-            points=question_points(question, contest.points),
-        ))
-    session.flush()
-    session.refresh(attempt)
-    return attempt
+        rows.append({"question_id": question.id, "position": position, "option_order": order,
+                     "points": question_points(question, contest.points)})
+    values = {name: getattr(started, name) for name in (
+        "user_id", "contest_id", "practice", "day", "started_at", "deadline", "question_count", "started_from",
+        "question_time_s", "question_position", "question_served_at", "group")}
+    inserted = _in_session(session, attempt_sql.INSERT_PAPER, values | {"items": orjson.dumps(rows).decode()})
+    started.id = inserted[0].attempt_id
+    started.items = [
+        PaperItem(row.item_id, item["option_order"], None, None, item["points"],
+                  PaperQuestion(question.qid, question.type, question.stem, question.options, None, None))
+        for row, item, question in zip(inserted, rows, questions, strict=False)]
+    return started
 
 
 def served_qids(session, user: User, contest: Contest) -> set[str]:
-    return set(session.scalars(
-        select(Question.qid).join(AttemptQuestion, AttemptQuestion.question_id == Question.id)
-        .join(Attempt, Attempt.id == AttemptQuestion.attempt_id)
-        .where(Attempt.user_id == user.id, Attempt.contest_id == contest.id, Attempt.practice.is_(False))
-    ))
+    return {row.qid for row in _in_session(session, attempt_sql.SERVED_QIDS,
+                                           {"user_id": user.id, "contest_id": contest.id})}
 
 
 def draw_paper(pool: list, rows: list, count: int, seen: set, rng: random.Random) -> list:
@@ -583,6 +620,11 @@ def _items(engine, verdicts: list) -> list[PaperItem]:
 # (a new bank version adds rows), so a submit reads only its verdicts back.
 _question_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 QUESTION_CACHE_MAX = 20_000
+
+
+def forget_cached_rows() -> None:
+    """Empty the question cache (tests: an emptied database gives the same ids to other rows)."""
+    _question_cache.clear()
 
 
 def _questions(engine, ids: set[int]) -> dict[int, PaperQuestion]:

@@ -98,6 +98,34 @@ def scrypt_cost(password_hash: str) -> tuple[int, int, int]:
 OWASP_SCRYPT = {(2 ** 17, 8, 1), (2 ** 16, 8, 2), (2 ** 15, 8, 3), (2 ** 14, 8, 5), (2 ** 13, 8, 10)}
 
 
+def test_a_new_attempt_answers_from_its_drawn_rows_what_a_reload_shows(api, citizens, open_contest):
+    citizens.make(phone="13900000007")
+    api.login("13900000007")
+    response = api.post("/api/v1/attempts")
+    assert response.status_code == 201, response.get_json()
+    first = response.get_json()["attempt"]
+    assert len(first["questions"]) == 20
+    again = api.post("/api/v1/attempts")  # a resume: loaded back from the database
+    assert again.status_code == 200
+    shown = api.get(f"/api/v1/attempts/{first['id']}").get_json()["attempt"]
+    for reloaded in (again.get_json()["attempt"], shown):
+        assert reloaded["questions"] == first["questions"]  # same stems, options in the same shuffled order
+        assert reloaded["deadline"] == first["deadline"] and reloaded["id"] == first["id"]
+
+
+def test_a_start_in_its_turn_sees_the_limits_and_the_served_set(contest, citizens, rng):
+    citizen = citizens.make()
+    now = DURING
+    for _ in range(contest.attempts_per_day):
+        attempt, created = attempts.begin_attempt(db.session, citizen, contest, now, rng)
+        assert created
+        assert attempts.begin_attempt(db.session, citizen, contest, now, rng)[0].id == attempt.id  # resumed
+        attempts.submit_attempt(db.session, citizen, attempt.id, now + timedelta(minutes=1))
+        now += timedelta(minutes=2)
+    with pytest.raises(attempts.DailyLimitReached):
+        attempts.begin_attempt(db.session, citizen, contest, now, rng)
+
+
 def test_password_hashes_meet_owasp_scrypt_minimum(app_with, tmp_path):
     production = Config(str(tmp_path))
     assert getattr(production, "PASSWORD_HASH_METHOD", passwords.PASSWORD_HASH) == passwords.PASSWORD_HASH

@@ -35,7 +35,8 @@ FAILING = {
 
 
 @pytest.mark.parametrize("kind", FAILING)
-def test_a_database_error_is_logged_without_its_parameters_or_values(app, caplog, kind):
+def test_a_database_error_is_logged_without_its_parameters_or_values(app_with, caplog, kind):
+    app = app_with()  # an app of its own: a route is added to it
     def failing_view():
         for statement in FAILING[kind]:
             db.session.execute(text(statement), {"phone": PHONE})

@@ -270,7 +270,7 @@ def contests():
 def start():
     user = require_user()
     now = utcnow()
-    attempt, created = attempt_rules.start_attempt(db.session, user, the_contest(), now,
+    attempt, created = attempt_rules.begin_attempt(db.session, user, the_contest(), now,
                                                    address=security.client_address())
     return jsonify({"attempt": attempt_json(attempt, now, with_questions=True)}), 201 if created else 200
 
