@@ -38,3 +38,22 @@ def bench_contest(slug: str, bank_slug: str, attempts_per_day: int = 1000, max_a
         assert old in raw, old
         raw = raw.replace(old, new)
     return raw.encode()
+
+
+def empty_services(database_url: str, redis_url: str) -> None:
+    """A bench's PostgreSQL database (created if missing) with an empty schema, and its Redis db flushed."""
+    import redis
+    from sqlalchemy import create_engine, text
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = create_engine(database_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 BIN = Path(sys.executable).parent
 
-from big_bank import big_bank  # noqa: E402
+from big_bank import big_bank, empty_services  # noqa: E402
 
 TARGETS = {"save": 0.4, "submit": 0.25, "top100": 0.5, "start": 0.25, "login": 0.3}  # minimum ratio to /healthz req/s
 PLAIN_TARGETS = {"healthz": 0.7}  # minimum ratio to the plain Flask app's /healthz
@@ -164,26 +164,9 @@ class Bench:
     # ---- the database and the contest --------------------------------------------------
 
     def reset(self) -> None:
-        from sqlalchemy import create_engine, text
-
         from quiz.config import normalise_database_url
 
-        url = normalise_database_url(self.database_url)
-        if url.startswith("postgresql"):
-            name = url.rsplit("/", 1)[1]
-            admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            engine = create_engine(url)
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
-        import redis
-
-        with redis.Redis.from_url(self.redis_url) as client:
-            client.flushdb()
+        empty_services(normalise_database_url(self.database_url), self.redis_url)
         contest_file = self.workdir / "bench.contest.yaml"
         contest_file.write_bytes(contest_variant())
         bank_file = self.workdir / "cz-science-2021.yaml"  # the sample bank's questions, repeated

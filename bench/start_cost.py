@@ -28,25 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from big_bank import bench_contest, big_bank  # noqa: E402
-
-
-def reset(database_url: str, redis_url: str) -> None:
-    import redis
-    from sqlalchemy import create_engine, text
-
-    name = database_url.rsplit("/", 1)[1]
-    admin = create_engine(database_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = create_engine(database_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
+from big_bank import bench_contest, big_bank, empty_services  # noqa: E402
 
 
 def rows_read(session) -> int:
@@ -80,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/quiz_start")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/8")
-    reset(database_url, redis_url)
+    empty_services(database_url, redis_url)
     workdir = Path(tempfile.mkdtemp(prefix="quiz-start-cost-"))
     os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench-secret"})
 

@@ -103,6 +103,12 @@ def average_text(value: float | None) -> str:
     return NO_DATA if value is None else f"{value:.{AVERAGE_DIGITS}f}"
 
 
+def board_average_text(row: dict) -> str:
+    """平均分 of a board's district row (quiz.leaderboard.district_rows, whose average_score
+    stays 0 without participants in the API) as text: "—" without participants."""
+    return average_text(row["average_score"] if row["participants"] else None)
+
+
 def time_used_seconds(ms: int | None) -> int | None:
     """Time used in whole seconds, rounded to the nearest (half up): the one rounding rule."""
     return None if ms is None else (int(ms) + 500) // 1000

@@ -9,7 +9,7 @@ inside the contest the request came in by (`_keep_contest`).
 """
 from datetime import datetime
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, current_app, g, request
 from werkzeug.routing import Rule
 
 from quiz.contest.rules import contest_by_slug, current_contest
@@ -44,7 +44,7 @@ def _scoped_path(rule: Rule) -> list[str] | None:
         rest = rule.rule[len("/api/v1/"):]
         if rest == "contest":  # the contest itself: /api/v1/contests/<slug> (and …/<slug>/contest)
             return [API_PREFIX, f"{API_PREFIX}/contest"]
-        if rest.split("/")[0] in CONTEST_API_PATHS or rest == "auth/register":
+        if rest.split("/")[0] in CONTEST_API_PATHS or rest in CONTEST_API_PATHS:
             return [f"{API_PREFIX}/{rest}"]
     return None
 
@@ -62,14 +62,8 @@ def _keep_contest(endpoint: str, values: dict) -> None:
         return
     if endpoint.startswith("display."):
         values.setdefault("contest", slug)
-    elif _expects_slug(endpoint):
+    elif current_app.url_map.is_endpoint_expecting(endpoint, "contest_slug"):
         values["contest_slug"] = slug
-
-
-def _expects_slug(endpoint: str) -> bool:
-    from flask import current_app
-
-    return current_app.url_map.is_endpoint_expecting(endpoint, "contest_slug")
 
 
 def requested_slug() -> str | None:

@@ -143,6 +143,16 @@ def test_the_display_and_the_poster_carry_the_qr_code_of_public_base_url(app_wit
     assert text_of(city, "poster-scope") == "全市" and drawn_modules(qr_on(city, "poster-qr")) == expected
 
 
+def test_a_display_of_another_contest_invites_to_that_contest(app_with, open_contest):
+    from functional.test_several_contests import SECOND, second_contest
+
+    second_contest()
+    client = app_with(PUBLIC_BASE_URL="https://quiz.example.org").test_client()
+    display = client.get(f"/display?contest={SECOND}").get_data(as_text=True)
+    assert drawn_modules(qr_on(display, "invite-qr")) == [list(row) for row in qr_modules(
+        f"https://quiz.example.org/c/{SECOND}/")]
+
+
 def test_without_public_base_url_the_qr_code_is_of_the_request_host(app, open_contest):
     html = app.test_client().get("/display/poster", base_url="http://hall.example.cn").get_data(as_text=True)
     assert drawn_modules(qr_on(html, "poster-qr")) == [list(row) for row in qr_modules("http://hall.example.cn/")]

@@ -71,7 +71,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from quiz import figures, freeze, leaderboard, personal_data, phone_codes, units
+from quiz import figures, freeze, leaderboard, personal_data, phone_codes
 from quiz.accounts import (
     AccountError,
     CodeLoginRefused,
@@ -107,6 +107,8 @@ from quiz.web import security
 from quiz.web.citizen.board import board_page
 from quiz.web.citizen.forms import ActionForm, CodeLoginForm, LoginForm, RegisterForm, ResetForm, VerifiedRegisterForm
 from quiz.web.contest_scope import requested_contest
+from quiz.web.display.routes import public_view
+from quiz.web.display.routes import snapshot as display_snapshot
 from quiz.web.security import safe_next
 
 bp = Blueprint("citizen", __name__)
@@ -192,19 +194,10 @@ def other_contests(now, shown: Contest | None) -> dict[str, list[Contest]]:
 
 
 def final_board(contest: Contest) -> dict:
-    """An ended contest's final boards for its archive page: the top 20 and the districts."""
-    try:
-        leaderboard.catch_up(db.session, contest)
-        board = leaderboard.top(contest, None, 20)
-        rows = units.district_standings(db.session, contest, None)
-    except leaderboard.Unavailable:
-        return {"available": False, "top": [], "districts": []}
-    names = contest.district_names()
-    rows = [row | {"average_score_text": figures.average_text(row["average_score"] if row["participants"] else None)}
-            for row in rows]
-    return {"available": True, "total": board["total"], "districts": rows,
-            "top": [entry | {"district_name": names.get(entry["district"], entry["district"])}
-                    for entry in board["entries"]]}
+    """An ended contest's final boards for its archive page: what its display shows (the top
+    20 and the districts, at the freeze while still frozen)."""
+    leaderboard.catch_up(db.session, contest)
+    return display_snapshot(contest, None, public_view(contest))
 
 
 @bp.get("/text-size")

@@ -6,7 +6,7 @@ The code leads to the home page, not to /register: a passer-by who already has a
 logs in and starts from there, a new one finds 注册 on it, and it is the address worth
 typing when the code cannot be scanned.
 """
-from flask import current_app, request
+from flask import current_app, request, url_for
 from markupsafe import Markup
 
 from quiz.qr import qr_svg
@@ -15,9 +15,10 @@ TITLE = "扫码参赛"
 
 
 def contest_url() -> str:
-    """The home page at PUBLIC_BASE_URL, else at the address the request came in on."""
+    """The contest's home page (/, or /c/<slug>/ for a display of ?contest=SLUG) at
+    PUBLIC_BASE_URL, else at the address the request came in on."""
     base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
-    return base.rstrip("/") + "/"
+    return base.rstrip("/") + url_for("citizen.index")
 
 
 def typed_address(url: str) -> str:

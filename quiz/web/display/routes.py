@@ -122,7 +122,7 @@ def snapshot(contest, district: str | None, as_of: datetime | None = None, group
                             "time_used": minutes_seconds(entry["time_used_ms"])}
                    for entry in board["entries"]]
     body["districts"] = [row | {"current": row["code"] == district,  # 平均分 as text: "—" without participants
-                                "average_score_text": figures.average_text(row["average_score"] if row["participants"] else None)}
+                                "average_score_text": figures.board_average_text(row)}
                          for row in rows]
     body["participants"] = counts["participants"]
     body["attempts"] = counts["attempts"]
