@@ -317,6 +317,13 @@ class TokenHolder:
     district: str | None
     role: str
     staff: bool = False  # a staff or test account: kept off public standings
+    group: str | None = None  # the group registered in (groups.attempt_group)
+    token_role: str | None = None  # the role the token was issued under (token_grants)
+    second_factor: bool = False  # the token was issued with an organizer's second factor
+
+    @property
+    def is_organizer(self) -> bool:
+        return self.role in (ROLE_CITY, ROLE_DISTRICT)
 
 
 @dataclass(frozen=True)
@@ -343,7 +350,9 @@ def token_user_sql(token_hash: str, now: str) -> str:
 
 
 TOKEN_HOLDER = direct.Statement(
-    f"SELECT id, name, district, role FROM users WHERE id = {token_user_sql(':token_hash', ':now')}"
+    "SELECT u.id, u.name, u.district, u.role, u.staff, u.\"group\", t.role AS token_role, t.second_factor"
+    " FROM users u JOIN api_tokens t ON t.user_id = u.id AND t.token_hash = :token_hash"
+    f" WHERE u.id = {token_user_sql(':token_hash', ':now')}"
 )
 
 
@@ -351,6 +360,14 @@ def token_holder(session, token: str, now: datetime) -> TokenHolder | None:
     """The holder of an unexpired token, in one statement: every API request pays for it."""
     row = direct.first(direct.pool_for(session), TOKEN_HOLDER, {"token_hash": token_digest(token), "now": now})
     return TokenHolder(*row) if row is not None else None
+
+
+def holder_granted(holder: TokenHolder | None, require_totp: bool) -> TokenHolder | None:
+    """The holder if their token still grants the user's present role (token_grants), else
+    None: who a citizen's API action (a start) acts as, without loading the User."""
+    if holder is None or not token_grants(holder.token_role, holder.second_factor, holder, require_totp):
+        return None
+    return holder
 
 
 def revoke_sessions(session, user: User, api_tokens: bool = True) -> None:

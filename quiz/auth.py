@@ -8,7 +8,7 @@ from flask_login import current_user, user_logged_in, user_logged_out
 from sqlalchemy import select
 
 from quiz import totp
-from quiz.accounts import TokenHolder, revoke_sessions, token_account, token_holder
+from quiz.accounts import TokenHolder, holder_granted, revoke_sessions, token_account, token_holder
 from quiz.clock import utcnow
 from quiz.extensions import db, login_manager
 from quiz.models import ROLE_CITY, ROLE_DISTRICT, User
@@ -75,6 +75,12 @@ def api_token_holder() -> TokenHolder | None:
         token = bearer_token()
         g.api_holder = token_holder(db.session, token, utcnow()) if token else None
     return g.api_holder
+
+
+def api_granted_holder() -> TokenHolder | None:
+    """api_token_holder() if the token grants its user's present role (as api_user decides),
+    without loading the User: who a start acts as."""
+    return holder_granted(api_token_holder(), bool(current_app.config.get("ADMIN_REQUIRE_TOTP")))
 
 
 def api_user() -> User | None:

@@ -159,12 +159,14 @@ SERVED_QIDS = Statement(_SERVED)
 
 # A timed start's reading, in its turn (START_TURN taken by the statement before, so this
 # one's snapshot sees every start that went before): the active timed attempt, the attempts
-# per day (as ATTEMPTS_BY_DAY, JSON [[day, n], ...]) and the served qids (as SERVED_QIDS).
+# per day (as ATTEMPTS_BY_DAY, JSON [[day, n], ...]) and the served qids (as SERVED_QIDS);
+# the active attempt's deadline, so that a start finds one whose time ran out.
 START_STATE = Statement(
-    "SELECT (SELECT id FROM attempts WHERE user_id = :user_id AND contest_id = :contest_id"
-    " AND status = 'active' AND NOT practice ORDER BY id DESC LIMIT 1) AS active_id,"
+    "SELECT act.id AS active_id, act.deadline AS active_deadline,"
     f" (SELECT json_agg(json_build_array(d.day, d.n)) FROM ({_BY_DAY}) d) AS days,"
     f" ARRAY({_SERVED}) AS served"
+    " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT id, deadline FROM attempts WHERE user_id = :user_id"
+    " AND contest_id = :contest_id AND status = 'active' AND NOT practice ORDER BY id DESC LIMIT 1) act ON TRUE"
 )
 
 # A new attempt and its items (JSON [{question_id, position, option_order, points}, ...])

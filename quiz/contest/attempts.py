@@ -126,11 +126,16 @@ def begin_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
     Starts of one citizen in one contest take turns (attempt_sql.START_TURN, held until the
     commit) and count the limits inside their turn, so N simultaneous starts make one
     attempt (the others resume it) and a start racing a hand-in never exceeds the limits.
-    Round trips of a new start: the expired check, the turn, START_STATE, the draw,
-    INSERT_PAPER, the commit."""
-    finalize_user_expired(session, user, now)
+    Round trips of a new start: the turn, START_STATE, the draw, INSERT_PAPER, the commit.
+    An active attempt whose time ran out is handed in first (the citizen's expired attempts,
+    finalize_user_expired), then the start begins again."""
     _take_turn(session, user, contest)
     state = _in_session(session, attempt_sql.START_STATE, {"user_id": user.id, "contest_id": contest.id})[0]
+    if state.active_id is not None and state.active_deadline is not None and state.active_deadline < cutoff(now):
+        session.rollback()  # ends the turn: the hand-in takes it
+        finalize_user_expired(session, user, now)  # (or the sweep handed it in meanwhile)
+        _take_turn(session, user, contest)
+        state = _in_session(session, attempt_sql.START_STATE, {"user_id": user.id, "contest_id": contest.id})[0]
     if state.active_id is not None:  # running, or made by a simultaneous start while this one waited its turn
         session.commit()  # ends the turn
         return _load_whole(session, state.active_id), False

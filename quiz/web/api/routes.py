@@ -16,7 +16,15 @@ from quiz.accounts import (
     revoke_token,
     send_code,
 )
-from quiz.auth import SecondFactorRefused, api_token_holder, api_user, bearer_token, public, token_second_factor
+from quiz.auth import (
+    SecondFactorRefused,
+    api_granted_holder,
+    api_token_holder,
+    api_user,
+    bearer_token,
+    public,
+    token_second_factor,
+)
 from quiz.awards import winners as award_winners
 from quiz.bank.importer import import_bank
 from quiz.bank.spreadsheet import XLSX_MIMETYPE
@@ -268,9 +276,14 @@ def contests():
 @bp.post("/v1/attempts")
 @public
 def start():
-    user = require_user()
+    holder = api_granted_holder()
+    if holder is None:
+        raise ApiUnauthorized()
+    contest = requested_contest_cached(db.session)  # its window is checked against `now`
+    if contest is None:
+        raise NoContest("目前没有竞赛。")
     now = utcnow()
-    attempt, created = attempt_rules.begin_attempt(db.session, user, the_contest(), now,
+    attempt, created = attempt_rules.begin_attempt(db.session, holder, contest, now,
                                                    address=security.client_address())
     return jsonify({"attempt": attempt_json(attempt, now, with_questions=True)}), 201 if created else 200
 
