@@ -224,6 +224,22 @@ def authenticate_by_code(session, phone, code, now: datetime) -> User | None:
     """The citizen whose phone received this login code (consumed), or None for a phone
     without an account. A wrong code raises AccountError on "code" (counted toward the
     5 tries); an organizer's phone raises CodeLoginRefused, the code left unused."""
+    user = _code_user(session, phone, code, now)
+    session.commit()
+    return user
+
+
+def token_by_code(session, phone, code, now: datetime, ttl_s: int) -> tuple[User, str, datetime] | None:
+    """authenticate_by_code and issue_token in one transaction: the code is spent in the
+    commit that stores the token. None (the code spent) for a phone without an account."""
+    user = _code_user(session, phone, code, now)
+    if user is None:
+        session.commit()
+        return None
+    return user, *issue_token(session, user, now, ttl_s)  # a citizen's token: no second factor
+
+
+def _code_user(session, phone, code, now: datetime) -> User | None:
     phone = normalize_phone(phone)
     with code_refusals():
         phone_codes.use(session, phone, "login", code, now)
@@ -231,7 +247,6 @@ def authenticate_by_code(session, phone, code, now: datetime) -> User | None:
     if user is not None and user.is_organizer:
         session.rollback()  # the code stays unused
         raise CodeLoginRefused()
-    session.commit()
     return user
 
 

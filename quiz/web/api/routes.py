@@ -8,13 +8,13 @@ from quiz.accounts import (
     Caller,
     CodeLoginRefused,
     authenticate,
-    authenticate_by_code,
     issue_token,
     mask_name,
     register_citizen,
     reset_password,
     revoke_token,
     send_code,
+    token_by_code,
 )
 from quiz.auth import (
     SecondFactorRefused,
@@ -196,21 +196,23 @@ def token():
     data = json_body()
     if "code" in data and "password" not in data:
         try:
-            user = authenticate_by_code(db.session, data.get("phone"), data.get("code"), utcnow())
+            issued = token_by_code(db.session, data.get("phone"), data.get("code"), utcnow(),
+                                   current_app.config["API_TOKEN_TTL_S"])
         except AccountError as exc:
             security.note_login(False)
             return json_error(401, "unauthorized", exc.message, field=exc.field)
         except CodeLoginRefused:
             security.note_login(False)
             return json_error(401, "unauthorized", "组织者请使用密码登录。", field="code")
-        security.note_login(user is not None)
-        if user is None:
+        security.note_login(issued is not None)
+        if issued is None:
             return json_error(401, "unauthorized", "手机号或验证码不正确。", field="code")
-    else:
-        user = authenticate(db.session, data.get("phone"), data.get("password"))
-        security.note_login(user is not None)
-        if user is None:
-            return json_error(401, "unauthorized", "手机号或密码不正确。")
+        _user, value, expires = issued
+        return jsonify({"token": value, "expires_at": iso(expires)})
+    user = authenticate(db.session, data.get("phone"), data.get("password"))
+    security.note_login(user is not None)
+    if user is None:
+        return json_error(401, "unauthorized", "手机号或密码不正确。")
     try:
         second_factor = token_second_factor(user, data.get("totp"))
     except SecondFactorRefused:
