@@ -79,12 +79,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     security.init_app(app)
-    security.limit_blueprints(citizen.bp, api.bp)
     errors.init_app(app)
     app.register_blueprint(citizen.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(display.bp)
+    security.guard_starts_and_saves(app)
     contest_scope.install(app)  # /c/<slug>/… and /api/v1/contests/<slug>/… twins of the contest paths
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from quiz import groups, passwords, phone_codes
 from quiz.db import direct
@@ -123,6 +124,23 @@ def place_unit(district, unit, township, contest=None) -> tuple[str | None, str 
     return code, unit or None, township or None
 
 
+# A citizen's row: every column but the id, so that the User returned can be built from the values.
+_CITIZEN_COLUMNS = ("phone", "name", "district", "group", "unit", "unit_code", "township", "password_hash", "role",
+                    "session_version", "created_at", "registered_from", "staff", "totp_secret", "anonymized_at",
+                    "closed_at")
+_CITIZEN_INTO = "users (" + ", ".join('"' + c + '"' for c in _CITIZEN_COLUMNS) + ")"  # "group" is a keyword
+_CITIZEN_VALUES = ", ".join(":" + c for c in _CITIZEN_COLUMNS)
+_REGISTER = direct.Statement(f"INSERT INTO {_CITIZEN_INTO} VALUES ({_CITIZEN_VALUES}) RETURNING id AS user_id")
+# A registration by code in one statement: the phone's registration code is used
+# (phone_codes.spend_ctes: a wrong one is counted) and the citizen inserted if it was right.
+# A taken phone fails the whole statement: the code stays unused.
+_REGISTER_BY_CODE = direct.Statement(
+    f"WITH {phone_codes.spend_ctes()},"
+    f" inserted AS (INSERT INTO {_CITIZEN_INTO} SELECT {_CITIZEN_VALUES} FROM spent WHERE spent.ok RETURNING id)"
+    " SELECT spent.ok, inserted.id AS user_id FROM (SELECT 1) one LEFT JOIN spent ON TRUE LEFT JOIN inserted ON TRUE"
+)
+
+
 def register_citizen(session, phone, name, district, password, group, unit, districts: set[str], now: datetime,
                      verify_phone: bool = False, code=None, township=None, contest=None,
                      address: str | None = None) -> User:
@@ -131,20 +149,27 @@ def register_citizen(session, phone, name, district, password, group, unit, dist
     without one the citizen logs in by code only. `address`: the client's (review flags)."""
     phone = check_fields(phone, name, district, password, group, unit, districts, password_optional=verify_phone,
                          group_codes=groups.codes(contest))
-    placed = place_unit(district, unit, township, contest)
-    if verify_phone:
-        with code_refusals():
-            phone_codes.use(session, phone, "register", code, now)
-    user = User(phone=phone, name=name.strip(), district=district, group=group or None,
-                unit=(unit or "").strip() or None, password_hash=hash_password(password) if password else None,
-                role=ROLE_CITIZEN, session_version=1, created_at=now, registered_from=address[:45] if address else None)
-    user.unit_code, user.unit, user.township = placed
-    session.add(user)
+    unit_code, unit, township = place_unit(district, unit, township, contest)
+    values = {"phone": phone, "name": name.strip(), "district": district, "group": group or None, "unit": unit,
+              "unit_code": unit_code, "township": township,
+              "password_hash": hash_password(password) if password else None, "role": ROLE_CITIZEN,
+              "session_version": 1, "created_at": now, "registered_from": address[:45] if address else None,
+              "staff": False, "totp_secret": None, "anonymized_at": None, "closed_at": None}
     try:
-        session.commit()
+        with code_refusals():
+            if verify_phone:
+                found = direct.first(direct.pool_for(session), _REGISTER_BY_CODE,
+                                     values | phone_codes.use_values(phone, "register", code, now))
+                if not found.ok:  # no live code (NULL), or a wrong one (counted)
+                    raise phone_codes.CodeRefused("code", phone_codes.WRONG_CODE)
+            else:
+                found = direct.first(direct.pool_for(session), _REGISTER, values)
     except IntegrityError:
-        session.rollback()
         raise AccountError("phone", "该手机号已注册，请直接登录。", code="phone_taken") from None
+    # The row as inserted, in the session without a reload (a column not listed loads on first use).
+    user = User(id=found.user_id, **values)
+    make_transient_to_detached(user)
+    session.add(user)
     return user
 
 
@@ -229,14 +254,22 @@ def authenticate_by_code(session, phone, code, now: datetime) -> User | None:
     return user
 
 
-def token_by_code(session, phone, code, now: datetime, ttl_s: int) -> tuple[User, str, datetime] | None:
-    """authenticate_by_code and issue_token in one transaction: the code is spent in the
-    commit that stores the token. None (the code spent) for a phone without an account."""
-    user = _code_user(session, phone, code, now)
-    if user is None:
-        session.commit()
-        return None
-    return user, *issue_token(session, user, now, ttl_s)  # a citizen's token: no second factor
+def token_by_code(session, phone, code, now: datetime, ttl_s: int) -> tuple[str, datetime] | None:
+    """authenticate_by_code and issue_token (a citizen's token: no second factor) in one
+    statement, _TOKEN_BY_CODE: (token, expiry), or None (the code spent) for a phone without
+    an account; refusals as authenticate_by_code's."""
+    phone = normalize_phone(phone)
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(seconds=ttl_s)
+    with code_refusals():
+        values = phone_codes.use_values(phone, "login", code, now)
+        found = direct.first(direct.pool_for(session), _TOKEN_BY_CODE, values | {
+            "citizen": ROLE_CITIZEN, "batch": PURGE_BATCH, "token_hash": token_digest(token), "expires_at": expires})
+        if not found.ok:  # no live code (NULL), or a wrong one (counted)
+            raise phone_codes.CodeRefused("code", phone_codes.WRONG_CODE)
+    if found.role is not None and found.role != ROLE_CITIZEN:
+        raise CodeLoginRefused()  # the code left unused
+    return (token, expires) if found.user_id is not None else None
 
 
 def _code_user(session, phone, code, now: datetime) -> User | None:
@@ -274,12 +307,22 @@ def reset_password(session, phone, code, password, now: datetime) -> User:
 # Expired tokens deleted by each issue: a bounded batch, skipping rows another issue is deleting.
 PURGE_BATCH = 100
 
+_PURGE_EXPIRED_TOKENS = ("purged AS (DELETE FROM api_tokens WHERE id IN (SELECT id FROM api_tokens"
+                         " WHERE expires_at <= :now ORDER BY expires_at LIMIT :batch FOR UPDATE SKIP LOCKED) RETURNING id)")
+_TOKEN_ROW = "api_tokens (user_id, token_hash, expires_at, created_at, role, second_factor)"
 # A token's insert and the purge in one statement (one round trip before the commit).
-_ISSUE_TOKEN = text(
-    "WITH purged AS (DELETE FROM api_tokens WHERE id IN (SELECT id FROM api_tokens WHERE expires_at <= :now"
-    " ORDER BY expires_at LIMIT :batch FOR UPDATE SKIP LOCKED) RETURNING id)"
-    " INSERT INTO api_tokens (user_id, token_hash, expires_at, created_at, role, second_factor)"
-    " VALUES (:user_id, :token_hash, :expires_at, :now, :role, :second_factor)"
+_ISSUE_TOKEN = text(f"WITH {_PURGE_EXPIRED_TOKENS} INSERT INTO {_TOKEN_ROW}"
+                    " VALUES (:user_id, :token_hash, :expires_at, :now, :role, :second_factor)")
+# A login by code in one round trip: the code's use (phone_codes.spend_ctes; an organizer's
+# right code is left unspent), the token of the phone's citizen if the code was right, the purge.
+_TOKEN_BY_CODE = direct.Statement(
+    "WITH who AS (SELECT id, role FROM users WHERE phone = :phone),"
+    f" {phone_codes.spend_ctes(keep_if='EXISTS (SELECT 1 FROM who WHERE who.role <> :citizen)')},"
+    f" {_PURGE_EXPIRED_TOKENS},"
+    f" issued AS (INSERT INTO {_TOKEN_ROW} SELECT who.id, :token_hash, :expires_at, :now, who.role, FALSE"
+    " FROM who JOIN spent ON spent.ok WHERE who.role = :citizen RETURNING user_id)"
+    " SELECT spent.ok, who.role, issued.user_id FROM (SELECT 1) one LEFT JOIN spent ON TRUE"
+    " LEFT JOIN who ON TRUE LEFT JOIN issued ON TRUE"
 )
 
 

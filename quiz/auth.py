@@ -113,7 +113,7 @@ def note_totp_failure() -> None:
     g.totp_failed = True
 
 
-def totp_failed(_response=None) -> bool:
+def totp_failed() -> bool:
     return bool(g.get("totp_failed"))
 
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, text, update
+from sqlalchemy import text
 
 from quiz import sms
-from quiz.models import PhoneCode
 
 PURPOSES = ("register", "login", "reset")
 VALID_FOR = timedelta(minutes=5)
@@ -66,30 +65,45 @@ def check_purpose(purpose) -> str:
     return purpose
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('phone_code:' || :phone))")
+
+# The rule of issuing, one statement after the phone's lock: a phone that had a code in the
+# last INTERVAL is "interval"-limited, else one with PER_DAY codes (any purpose) in the last
+# DAY is "day"-limited; otherwise its live codes of the purpose are spent (replaced) and the
+# new one inserted. It answers the verdict (NULL: issued) and the phone's oldest and newest
+# code of the DAY, which tell when asking again is allowed.
+_ISSUE = text(
+    "WITH recent AS (SELECT count(*) AS n, min(created_at) AS oldest, max(created_at) AS newest FROM phone_codes"
+    " WHERE phone = :phone AND created_at > :now - :day),"
+    " verdict AS (SELECT CASE WHEN newest > :now - :interval THEN 'interval' WHEN n >= :per_day THEN 'day' END"
+    " AS limited, oldest, newest FROM recent),"
+    " replaced AS (UPDATE phone_codes SET spent_at = :now WHERE phone = :phone AND purpose = :purpose"
+    " AND spent_at IS NULL AND EXISTS (SELECT FROM verdict WHERE limited IS NULL)),"
+    " issued AS (INSERT INTO phone_codes (phone, purpose, code_hash, created_at, expires_at, wrong_tries)"
+    " SELECT :phone, :purpose, :code_hash, :now, :now + :valid_for, 0 FROM verdict WHERE limited IS NULL)"
+    " SELECT limited, oldest, newest FROM verdict"
+)
+
+
 def issue(session, phone: str, purpose, now: datetime, sender=None) -> Issued:
     """Send a new code for `purpose` to `phone` (as stored: accounts.send_code normalizes it);
     raise CodeRefused (purpose), CodeRateLimited or CodeUndelivered (then nothing is stored)."""
     purpose = check_purpose(purpose)
     sender = sender or sms.sender_for(current_app.config)
-    # One issue per phone at a time: the counts below cannot be raced.
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('phone_code:' || :phone))"), {"phone": phone})
-    recent = session.execute(
-        select(func.count(), func.min(PhoneCode.created_at), func.max(PhoneCode.created_at))
-        .where(PhoneCode.phone == phone, PhoneCode.created_at > now - DAY)).one()
-    count, oldest, newest = recent
-    if newest is not None and newest > now - INTERVAL:
-        session.rollback()
-        wait = _seconds(newest + INTERVAL - now)
-        raise CodeRateLimited(wait, f"验证码已发送，请 {wait} 秒后再重新获取。")
-    if count >= PER_DAY:
-        session.rollback()
-        raise CodeRateLimited(_seconds(oldest + DAY - now), "今天获取验证码的次数已达上限，请明天再试。")
     code = f"{secrets.randbelow(10 ** 6):06d}"
-    session.execute(update(PhoneCode).where(PhoneCode.phone == phone, PhoneCode.purpose == purpose,
-                                            PhoneCode.spent_at.is_(None)).values(spent_at=now))
-    session.add(PhoneCode(phone=phone, purpose=purpose, code_hash=_digest(phone, purpose, code), created_at=now,
-                          expires_at=now + VALID_FOR, wrong_tries=0))
-    session.flush()
+    # One issue per phone at a time: _ISSUE's counts cannot be raced. The lock is a statement of
+    # its own: a statement's snapshot is taken before the lock it waits for is granted.
+    session.execute(_LOCK, {"phone": phone})
+    verdict = session.execute(_ISSUE, {"phone": phone, "purpose": purpose, "code_hash": _digest(phone, purpose, code),
+                                       "now": now, "day": DAY, "interval": INTERVAL, "per_day": PER_DAY,
+                                       "valid_for": VALID_FOR}).one()
+    if verdict.limited == "interval":
+        session.rollback()
+        wait = _seconds(verdict.newest + INTERVAL - now)
+        raise CodeRateLimited(wait, f"验证码已发送，请 {wait} 秒后再重新获取。")
+    if verdict.limited == "day":
+        session.rollback()
+        raise CodeRateLimited(_seconds(verdict.oldest + DAY - now), "今天获取验证码的次数已达上限，请明天再试。")
     try:
         sender.send(sms.Message(phone=phone, code=code, purpose=purpose))
     except sms.Undelivered:
@@ -99,31 +113,42 @@ def issue(session, phone: str, purpose, now: datetime, sender=None) -> Issued:
     return Issued(phone, _seconds(INTERVAL), code if getattr(sender, "shows_code", False) else None)
 
 
-# The rule of a code's use, one statement: the phone's newest live code for the purpose
-# (unspent, unexpired; row locked until the caller's transaction ends) is spent when the
-# digest matches; otherwise its wrong tries go up by one and the MAX_WRONG-th voids it.
-# `ok` is NULL-safe: no digest (a code of the wrong shape) is a wrong try.
-_USE = text(
-    "WITH live AS (SELECT id FROM phone_codes WHERE phone = :phone AND purpose = :purpose"
-    " AND spent_at IS NULL AND expires_at > :now ORDER BY created_at DESC LIMIT 1 FOR UPDATE)"
-    " UPDATE phone_codes p SET"
-    " wrong_tries = p.wrong_tries + CASE WHEN COALESCE(p.code_hash = :code_hash, FALSE) THEN 0 ELSE 1 END,"
-    " spent_at = CASE WHEN COALESCE(p.code_hash = :code_hash, FALSE) OR p.wrong_tries + 1 >= :max_wrong"
-    " THEN CAST(:now AS timestamp) END"
-    " FROM live WHERE p.id = live.id RETURNING COALESCE(p.code_hash = :code_hash, FALSE) AS ok"
-)
+# The rule of a code's use: the phone's newest live code for the purpose (unspent,
+# unexpired; row locked until the transaction ends) is spent when the digest matches, unless
+# `keep_if` holds (then it stays as it is); otherwise its wrong tries go up by one and the
+# MAX_WRONG-th voids it. `ok` is NULL-safe: no digest (a code of the wrong shape) is a wrong
+# try. As CTEs `live` and `spent` (spent.ok), so that a statement can act on the code in the
+# same round trip (accounts.token_by_code); parameters as use_values gives them.
+def spend_ctes(keep_if: str = "FALSE") -> str:
+    right = "COALESCE(p.code_hash = :code_hash, FALSE)"
+    return (
+        "live AS (SELECT id FROM phone_codes WHERE phone = :phone AND purpose = :purpose"
+        " AND spent_at IS NULL AND expires_at > :now ORDER BY created_at DESC LIMIT 1 FOR UPDATE),"
+        f" spent AS (UPDATE phone_codes p SET wrong_tries = p.wrong_tries + CASE WHEN {right} THEN 0 ELSE 1 END,"
+        f" spent_at = CASE WHEN {right} THEN CASE WHEN {keep_if} THEN NULL ELSE CAST(:now AS timestamp) END"
+        " WHEN p.wrong_tries + 1 >= :max_wrong THEN CAST(:now AS timestamp) END"
+        f" FROM live WHERE p.id = live.id RETURNING {right} AS ok)"
+    )
+
+
+_USE = text(f"WITH {spend_ctes()} SELECT ok FROM spent")
+
+
+def use_values(phone: str, purpose: str, code, now: datetime) -> dict:
+    """The parameters of spend_ctes for `code` as typed; CodeRefused without a code."""
+    if not isinstance(code, str) or not code.strip():
+        raise CodeRefused("code", "请输入短信验证码。")
+    code = code.strip()
+    shaped = code.isascii() and code.isdigit() and len(code) == 6
+    return {"phone": phone, "purpose": purpose, "now": now, "max_wrong": MAX_WRONG,
+            "code_hash": _digest(phone, purpose, code) if shaped else None}
 
 
 def use(session, phone: str, purpose: str, code, now: datetime) -> None:
     """Spend the live code of `phone` for `purpose` if `code` is it, in the caller's
     transaction: committed with the work it allows (a rollback leaves it unused). Otherwise
     CodeRefused on field "code"; a wrong try is counted (and committed) at once."""
-    if not isinstance(code, str) or not code.strip():
-        raise CodeRefused("code", "请输入短信验证码。")
-    code = code.strip()
-    shaped = code.isascii() and code.isdigit() and len(code) == 6
-    found = session.execute(_USE, {"phone": phone, "purpose": purpose, "now": now, "max_wrong": MAX_WRONG,
-                                   "code_hash": _digest(phone, purpose, code) if shaped else None}).first()
+    found = session.execute(_USE, use_values(phone, purpose, code, now)).first()
     if found is None:
         session.rollback()
         raise CodeRefused("code", WRONG_CODE)

@@ -33,6 +33,7 @@ from quiz.auth import (
 from quiz.extensions import db, limiter
 from quiz.models import ROLE_CITY, ROLE_DISTRICT
 from quiz.redis_connection import redis_client
+from quiz.web import budgets
 
 log = logging.getLogger(__name__)
 ACCESS_MARKS = {"public", "login", "organizer", "city"}
@@ -120,27 +121,21 @@ def _token_owner() -> int | None:
     return holder.id
 
 
-def login_refused(response) -> bool:
-    """Count only failures: the API answers 200 on success, the login pages redirect."""
-    success = (200,) if request.path.startswith("/api/") else (301, 302, 303)
-    return response.status_code not in success
-
-
 def note_login(ok: bool) -> None:
     """What the password check of this login said: the login budgets deduct by it (a request
     refused before the check, by a limit, CSRF or its shape, costs no budget)."""
     g.login_outcome = "ok" if ok else "failed"
 
 
-def _login_failed(_response) -> bool:
+def _login_failed() -> bool:
     return g.get("login_outcome") == "failed"
 
 
-def _login_succeeded(_response) -> bool:
+def _login_succeeded() -> bool:
     return g.get("login_outcome") == "ok"
 
 
-def _password_checked(_response) -> bool:
+def _password_checked() -> bool:
     return g.get("login_outcome") is not None
 
 
@@ -152,61 +147,46 @@ def _config_limit(name: str):
     return provider
 
 
-def _only(*endpoints):
-    """exempt_when for a blueprint-wide limit that applies to a few endpoints."""
-    wanted = frozenset(endpoints)
-
-    def exempt() -> bool:
-        return request.endpoint not in wanted
-
-    return exempt
-
-
-# The limits are module-level objects: Flask-Limiter keeps them per limiter, and
-# every create_app (one per test) re-applies the same objects instead of piling up copies.
-# The login budgets are shared (scope) by the login page and the API token route. Failures
+# The login budgets are shared (scope) by the login pages and the API token route. Failures
 # count per phone *and* address, so that nobody can lock a citizen out from elsewhere; an
 # address's own budgets are sized for a school or a carrier behind one address (docs/security.md).
+# They are checked in one Redis round trip (quiz/web/budgets.py); the other limits below are
+# Flask-Limiter's, whose limit objects are module-level: it keeps them per limiter, and every
+# create_app (one per test) re-applies the same objects instead of piling up copies.
+_LOGIN_BUDGETS = (
+    budgets.Budget("login-phone-ip", "LOGIN_FAILURE_LIMIT", login_phone_at_ip, spends=_login_failed),
+    budgets.Budget("login-ip", "LOGIN_ADDRESS_FAILURE_LIMIT", client_ip, spends=_login_failed),
+    # Every password check costs a scrypt hash (~0.4 s of a core, quiz/passwords.py): successes count too.
+    budgets.Budget("logins-ip", "LOGIN_ADDRESS_LIMIT", client_ip, spends=_password_checked),
+    budgets.Budget("login-ok-phone", "LOGIN_SUCCESS_LIMIT", login_phone, spends=_login_succeeded),
+)
+# Wrong second-factor codes, per account: one budget for /login/totp and the token route.
+_TOTP_BUDGET = budgets.Budget("totp-account", "LOGIN_FAILURE_LIMIT", totp_account, spends=totp_failed)
 _login_failures = _config_limit("LOGIN_FAILURE_LIMIT")
-LOGIN_PER_PHONE_AT_IP = limiter.shared_limit(_login_failures, scope="login-phone-ip", key_func=login_phone_at_ip,
-                                             methods=["POST"], deduct_when=_login_failed)
-LOGIN_PER_IP = limiter.shared_limit(_config_limit("LOGIN_ADDRESS_FAILURE_LIMIT"), scope="login-ip", key_func=client_ip,
-                                    methods=["POST"], deduct_when=_login_failed)
-# Every password check costs a scrypt hash (~0.4 s of a core, quiz/passwords.py): successes count too.
-LOGINS_PER_IP = limiter.shared_limit(_config_limit("LOGIN_ADDRESS_LIMIT"), scope="logins-ip", key_func=client_ip,
-                                     methods=["POST"], deduct_when=_password_checked)
-LOGIN_SUCCESSES_PER_PHONE = limiter.shared_limit(_config_limit("LOGIN_SUCCESS_LIMIT"), scope="login-ok-phone",
-                                                 key_func=login_phone, methods=["POST"], deduct_when=_login_succeeded)
-_LOGIN_LIMITS = (LOGIN_PER_PHONE_AT_IP, LOGIN_PER_IP, LOGINS_PER_IP, LOGIN_SUCCESSES_PER_PHONE)
 
-
-def login_limits(view):
-    """Every login budget, for /login and POST /api/v1/auth/token (the view calls note_login)."""
-    for limit in reversed(_LOGIN_LIMITS):
-        view = limit(view)
-    return view
-
-
-REGISTER_PER_IP = limiter.shared_limit(_config_limit("REGISTER_LIMIT"), scope="register-ip", key_func=client_ip,
-                                       methods=["POST"])
+# Every login budget, for /login, /login/code, /reset and POST /api/v1/auth/reset (the view calls note_login).
+login_limits = budgets.guard(*_LOGIN_BUDGETS)
+# The token route: the login budgets and the TOTP budget, checked together.
+token_limits = budgets.guard(*_LOGIN_BUDGETS, _TOTP_BUDGET)
+TOTP_PER_ACCOUNT = budgets.guard(_TOTP_BUDGET)
+# Registrations and codes asked for, per address (page and API share it): every POST counts.
+REGISTER_PER_IP = budgets.guard(budgets.Budget("register-ip", "REGISTER_LIMIT", client_ip))
 # Certificate verification codes looked up from one address (the codes are unguessable; this stops walking them).
 CERTIFICATE_LOOKUPS_PER_IP = limiter.limit(_config_limit("CERTIFICATE_LOOKUP_LIMIT"), key_func=client_ip,
                                            methods=["GET"])
 
-# Views without a limit decorator of their own get these through their blueprint.
+# Attempt starts and answer saves, per citizen at a generous human rate; every request counts.
 ATTEMPT_STARTS = ("api.start", "citizen.start_quiz", "citizen.start_practice")
 ANSWER_SAVES = ("api.save", "citizen.autosave", "citizen.save_form")
-_BLUEPRINT_LIMITS = [
-    limiter.shared_limit(_config_limit("ATTEMPT_START_LIMIT"), scope="attempt-start", key_func=citizen_key,
-                         methods=["POST"], exempt_when=_only(*ATTEMPT_STARTS)),
-    limiter.shared_limit(_config_limit("ANSWER_SAVE_LIMIT"), scope="answer-save", key_func=citizen_key,
-                         methods=["POST", "PUT"], exempt_when=_only(*ANSWER_SAVES)),
-]
+_STARTS_AND_SAVES = (
+    (ATTEMPT_STARTS, budgets.Budget("attempt-start", "ATTEMPT_START_LIMIT", citizen_key), ("POST",)),
+    (ANSWER_SAVES, budgets.Budget("answer-save", "ANSWER_SAVE_LIMIT", citizen_key), ("POST", "PUT")),
+)
 
 
 def _no_limit_applies() -> bool:
-    """Flask-Limiter's request filter: True for a view no limit can apply to (no limit
-    decorator, not one of the blueprint budgets' endpoints above), so that resolving its
+    """Flask-Limiter's request filter: True for a view none of its limits can apply to (no
+    limit decorator of its own; the budgets of quiz/web/budgets.py are not its), so that resolving its
     limits (a third of the app's time on /healthz, docs/benchmarks.md) is skipped. Decided
     once per endpoint: limits are attached when the views are defined."""
     endpoint = request.endpoint
@@ -215,16 +195,12 @@ def _no_limit_applies() -> bool:
     known = current_app.extensions.setdefault("quiz_unlimited_endpoints", {})
     if endpoint not in known:
         view = current_app.view_functions.get(endpoint)
-        known[endpoint] = (view is not None and endpoint not in ATTEMPT_STARTS + ANSWER_SAVES
-                           and get_qualified_name(view) not in limiter._marked_for_limiting
+        known[endpoint] = (view is not None and get_qualified_name(view) not in limiter._marked_for_limiting
                            and not limiter.limit_manager.has_hints(endpoint))
     return known[endpoint]
 
 
 limiter.request_filter(_no_limit_applies)  # module level: once, however many apps are built
-# Wrong second-factor codes, per account: one budget for /login/totp and the token route.
-TOTP_PER_ACCOUNT = limiter.shared_limit(_login_failures, scope="totp-account", key_func=totp_account, methods=["POST"],
-                                        deduct_when=totp_failed)
 # Looking results up by a full phone number (/admin/results?phone=): each use counts, on the
 # login's budget per organizer, so the filter cannot be walked through the numbers.
 PHONE_FILTER_PER_USER = limiter.limit(_login_failures, key_func=citizen_key, methods=["GET"],
@@ -259,11 +235,12 @@ def _check_limits_only_where_they_apply(app) -> None:
             hooks[index] = check_request_limit
 
 
-def limit_blueprints(*blueprints) -> None:
-    """The attempt-start and answer-save budgets on the blueprints whose views take them."""
-    for blueprint in blueprints:
-        for limit in _BLUEPRINT_LIMITS:
-            limit(blueprint)
+def guard_starts_and_saves(app) -> None:
+    """The attempt-start and answer-save budgets on the views that take them (every path to
+    them: the /c/<slug>/ twins share the endpoints); after the blueprints are registered."""
+    for endpoints, budget, methods in _STARTS_AND_SAVES:
+        for endpoint in endpoints:
+            app.view_functions[endpoint] = budgets.guard(budget, methods=methods)(app.view_functions[endpoint])
 
 
 def deny_unmarked_views():

@@ -197,6 +197,9 @@ def test_organizers_cannot_log_in_by_code(verified, receiver, runner):
     assert ask_code(verified, "login").status_code == 202
     refused = verified.post("/api/v1/auth/token", json={"phone": PHONE, "code": receiver.last_code()})
     assert refused.status_code == 401
+    assert refused.get_json()["error"] == {"code": "unauthorized", "message": "组织者请使用密码登录。", "field": "code"}
+    db.session.expire_all()
+    assert db.session.scalar(select(PhoneCode.spent_at).where(PhoneCode.phone == PHONE)) is None  # left unused
 
 
 def test_without_verification_registration_is_unchanged(client, open_contest):

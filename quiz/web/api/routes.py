@@ -175,7 +175,9 @@ def code():
 @security.REGISTER_PER_IP
 def register():
     data = json_body()
-    contest = the_contest()
+    contest = requested_contest_cached(db.session)  # only read: its districts, groups, units and townships
+    if contest is None:
+        raise NoContest("目前没有竞赛。")
     user = register_citizen(
         db.session, data.get("phone"), data.get("name"), data.get("district"), data.get("password"),
         data.get("group"), data.get("unit"), {d["code"] for d in contest.districts}, utcnow(),
@@ -188,8 +190,7 @@ def register():
 
 @bp.post("/v1/auth/token")
 @public
-@security.login_limits  # shared with /login
-@security.TOTP_PER_ACCOUNT  # shared with /login/totp
+@security.token_limits  # the login budgets (shared with /login) and the TOTP budget (shared with /login/totp)
 def token():
     """A bearer token for {"phone", "password"} or, for citizens, {"phone", "code"} (a login
     code); with ADMIN_REQUIRE_TOTP an organizer also sends "totp" (the 6-digit code)."""
@@ -207,7 +208,7 @@ def token():
         security.note_login(issued is not None)
         if issued is None:
             return json_error(401, "unauthorized", "手机号或验证码不正确。", field="code")
-        _user, value, expires = issued
+        value, expires = issued
         return jsonify({"token": value, "expires_at": iso(expires)})
     user = authenticate(db.session, data.get("phone"), data.get("password"))
     security.note_login(user is not None)
