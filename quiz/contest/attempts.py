@@ -6,6 +6,7 @@ the leaderboard is told afterwards, in `tell_leaderboard` only.
 """
 import logging
 import random
+import secrets
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -290,7 +291,9 @@ def _insert_paper(session, user, contest, now, practice, rng, address: str | Non
     """Draw the paper (`seen`: the qids served before, empty for practice) and insert the
     attempt and its items in one statement (attempt_sql.INSERT_PAPER), in the session's
     transaction; each item shows its options in its own shuffled order."""
-    rng = rng or random.SystemRandom()
+    # Seeded from the OS for each paper: as unpredictable as SystemRandom for the few draws one
+    # paper shows, without a system call for each of its ~80 draws.
+    rng = rng or random.Random(secrets.randbits(128))
     group = None if practice else groups.attempt_group(contest, user)  # its board and its paper rules
     bank_id = paper_bank_id(session, contest, practice)
     questions = paper.draw_paper(session, bank_id, groups.paper_of(contest, group), contest.questions_per_attempt, seen, rng)
