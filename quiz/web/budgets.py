@@ -16,6 +16,7 @@ When Redis is away the counts go on in this process's memory, from zero: no 500s
 guesser is still stopped; Redis is tried again after MEMORY_FOR_S.
 """
 import functools
+import hashlib
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app, request
 from limits import parse_many
+from redis.cluster import RedisCluster
 from werkzeug.exceptions import TooManyRequests
 
 from quiz.redis_connection import redis_client
@@ -120,9 +122,37 @@ def _count(windows: list[_Window]) -> None:
 
 # ---- where the counts are ----------------------------------------------------------
 
+# Count the first ARGV[1] keys (a window starts at its first count: ARGV[1 + i] its seconds)
+# and read the others; their counts in KEYS order. One command: a pipeline of plain commands
+# cost redis-py ~0.2 ms of CPU a request, a fifth of a login's.
+_COUNT_AND_READ = """
+local counted = tonumber(ARGV[1])
+local found = {}
+for i, key in ipairs(KEYS) do
+  if i <= counted then
+    found[i] = redis.call('INCR', key)
+    if found[i] == 1 then redis.call('EXPIRE', key, ARGV[1 + i]) end
+  else
+    found[i] = tonumber(redis.call('GET', key) or '0')
+  end
+end
+return found
+"""
+_SCRIPT_SHA = hashlib.sha1(_COUNT_AND_READ.encode()).hexdigest()
+
+
+def _counts_by_script(client, keys: list[str], args: list) -> list[int]:
+    try:
+        return client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:  # a server that has not seen it (or restarted)
+        client.script_load(_COUNT_AND_READ)
+        return client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
+
+
 class _RedisCounts:
-    """Plain commands in a pipeline without a transaction, so that the keys may be on any
-    node of a cluster; the time left is asked only of a spent window."""
+    """One script call on a server; on a cluster (a request's keys are in several slots)
+    plain commands in a pipeline without a transaction. The time left is asked only of a
+    spent window."""
 
     def __init__(self, client):
         self.client = client
@@ -130,6 +160,9 @@ class _RedisCounts:
     def count_and_read(self, count: list[_Window], read: list[_Window]) -> list[int]:
         """Count each of `count` (a window starts at its first count) and read each of `read`:
         the counts, in that order, in one round trip."""
+        if not isinstance(self.client, RedisCluster):
+            return _counts_by_script(self.client, [w.key for w in count + read],
+                                     [len(count)] + [w.period_s for w in count])
         pipe = self.client.pipeline(transaction=False)
         for window in count:
             pipe.set(window.key, 0, ex=window.period_s, nx=True)

@@ -59,3 +59,40 @@ def _now():
     from quiz.clock import utcnow
 
     return utcnow()
+
+
+def test_the_login_budgets_count_on_a_redis_cluster(redis_cluster, service_urls, citizens):
+    """A login's budgets are keyed by phone and address, so their keys fall in several slots:
+    on a cluster they are counted with plain commands (quiz/web/budgets.py), not one script."""
+    from quiz import config as quiz_config
+    from quiz import create_app
+    from quiz.db.session import dispose_engines
+    from quiz.extensions import limiter
+
+    database_url, _, workdir = service_urls
+    config = quiz_config.TestConfig(str(workdir / "instance"), database_url,
+                                    f"redis-cluster://127.0.0.1:{redis_cluster[0].port}")
+    config.RATELIMIT_ENABLED = True
+    app = create_app(config)
+    citizen = citizens.make()
+    client = app.test_client()
+    try:
+        for _ in range(10):
+            assert client.post("/api/v1/auth/token", json={"phone": citizen.phone, "password": "wrong-password"},
+                               environ_base={"REMOTE_ADDR": "10.9.9.9"}).status_code == 401
+        refused = client.post("/api/v1/auth/token", json={"phone": citizen.phone, "password": "password123"},
+                              environ_base={"REMOTE_ADDR": "10.9.9.9"})
+        assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 300
+        assert client.post("/api/v1/auth/token", json={"phone": citizen.phone, "password": "password123"},
+                           environ_base={"REMOTE_ADDR": "10.9.9.10"}).status_code == 200
+        counted = [node.command("KEYS", "budget:*") for node in redis_cluster]
+        assert sum(1 for keys in counted if keys) >= 2  # the keys are on more than one node
+    finally:
+        with app.app_context():
+            dispose_engines()
+        cluster = app.extensions["quiz_redis"].client()
+        for node in cluster.get_nodes():  # close() leaves the pipelines' connections to the GC
+            node.redis_connection.connection_pool.disconnect()
+        cluster.close()
+        limiter.storage.storage.close()
+        limiter._storage_dead = False
