@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from quiz import sms
+from quiz.db import direct
 
 PURPOSES = ("register", "login", "reset")
 VALID_FOR = timedelta(minutes=5)
@@ -65,14 +66,14 @@ def check_purpose(purpose) -> str:
     return purpose
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('phone_code:' || :phone))")
+_LOCK = direct.Statement("SELECT pg_advisory_xact_lock(hashtext('phone_code:' || :phone))")
 
 # The rule of issuing, one statement after the phone's lock: a phone that had a code in the
 # last INTERVAL is "interval"-limited, else one with PER_DAY codes (any purpose) in the last
 # DAY is "day"-limited; otherwise its live codes of the purpose are spent (replaced) and the
 # new one inserted. It answers the verdict (NULL: issued) and the phone's oldest and newest
 # code of the DAY, which tell when asking again is allowed.
-_ISSUE = text(
+_ISSUE = direct.Statement(
     "WITH recent AS (SELECT count(*) AS n, min(created_at) AS oldest, max(created_at) AS newest FROM phone_codes"
     " WHERE phone = :phone AND created_at > :now - :day),"
     " verdict AS (SELECT CASE WHEN newest > :now - :interval THEN 'interval' WHEN n >= :per_day THEN 'day' END"
@@ -91,25 +92,26 @@ def issue(session, phone: str, purpose, now: datetime, sender=None) -> Issued:
     purpose = check_purpose(purpose)
     sender = sender or sms.sender_for(current_app.config)
     code = f"{secrets.randbelow(10 ** 6):06d}"
+    values = {"phone": phone, "purpose": purpose, "code_hash": _digest(phone, purpose, code), "now": now, "day": DAY,
+              "interval": INTERVAL, "per_day": PER_DAY, "valid_for": VALID_FOR}
     # One issue per phone at a time: _ISSUE's counts cannot be raced. The lock is a statement of
-    # its own: a statement's snapshot is taken before the lock it waits for is granted.
-    session.execute(_LOCK, {"phone": phone})
-    verdict = session.execute(_ISSUE, {"phone": phone, "purpose": purpose, "code_hash": _digest(phone, purpose, code),
-                                       "now": now, "day": DAY, "interval": INTERVAL, "per_day": PER_DAY,
-                                       "valid_for": VALID_FOR}).one()
-    if verdict.limited == "interval":
-        session.rollback()
-        wait = _seconds(verdict.newest + INTERVAL - now)
-        raise CodeRateLimited(wait, f"验证码已发送，请 {wait} 秒后再重新获取。")
-    if verdict.limited == "day":
-        session.rollback()
-        raise CodeRateLimited(_seconds(verdict.oldest + DAY - now), "今天获取验证码的次数已达上限，请明天再试。")
-    try:
-        sender.send(sms.Message(phone=phone, code=code, purpose=purpose))
-    except sms.Undelivered:
-        session.rollback()
-        raise CodeUndelivered() from None
-    session.commit()
+    # its own (a statement's snapshot is taken before the lock it waits for is granted), sent
+    # with _ISSUE in one message; the transaction stays open while the gateway is called, on a
+    # direct connection (the direct pool has a connection for each of a worker's requests).
+    with direct.transaction(direct.pool_for(session)) as tx:
+        verdict = tx.begin([(_LOCK, values), (_ISSUE, values)])[-1][0]
+        if verdict.limited is not None:
+            tx.commit()  # nothing was written: ends the lock
+        if verdict.limited == "interval":
+            wait = _seconds(verdict.newest + INTERVAL - now)
+            raise CodeRateLimited(wait, f"验证码已发送，请 {wait} 秒后再重新获取。")
+        if verdict.limited == "day":
+            raise CodeRateLimited(_seconds(verdict.oldest + DAY - now), "今天获取验证码的次数已达上限，请明天再试。")
+        try:
+            sender.send(sms.Message(phone=phone, code=code, purpose=purpose))
+        except sms.Undelivered:
+            tx.abandon()  # nothing stored
+            raise CodeUndelivered() from None
     return Issued(phone, _seconds(INTERVAL), code if getattr(sender, "shows_code", False) else None)
 
 

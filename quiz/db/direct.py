@@ -10,6 +10,7 @@ pooler between the app and PostgreSQL must pool by session, not by transaction.
 
 Statements are written with `:name` parameters; psycopg adapts Python lists to arrays.
 """
+import contextlib
 import re
 import threading
 import weakref
@@ -164,3 +165,73 @@ def script(engine, steps: list) -> list[list]:
             return results
 
     return _on_connection(engine, work, ";\n".join(statement.sql for statement, _ in steps))
+
+
+class Transaction:
+    """Statements on one direct connection in a transaction that stays open between them,
+    e.g. across a call to another service (phone_codes.issue: the SMS gateway). Given by
+    `transaction`; `begin` sends BEGIN and the first statements in one message."""
+
+    def __init__(self, engine, fairy):
+        self.engine = engine
+        self.fairy = fairy
+        self.dbapi = fairy.driver_connection
+        self.done = False
+
+    def begin(self, steps: list) -> list[list]:
+        """BEGIN, then [(Statement, values), ...] in one message (values quoted by psycopg's
+        client-side cursor; each statement's snapshot is taken after the one before it ran):
+        the rows of each."""
+        values: dict = {}
+        for _, step_values in steps:
+            values.update(step_values)
+        sql = "BEGIN; " + "; ".join(statement.sql for statement, _ in steps)
+        for attempt in (1, 2):
+            try:
+                with psycopg.ClientCursor(self.dbapi, row_factory=namedtuple_row) as cursor:
+                    cursor.execute(sql, values)
+                    results = []
+                    while True:
+                        if cursor.pgresult is not None and cursor.pgresult.command_status != b"BEGIN":
+                            results.append(cursor.fetchall() if cursor.description is not None else [])
+                        if not cursor.nextset():
+                            return results
+            except psycopg.Error as exc:  # a connection found dead (a restarted server): once more on a fresh one
+                if attempt == 2 or not (self.engine.dialect.is_disconnect(exc, self.dbapi, None) or self.dbapi.closed):
+                    raise
+                self.fairy.invalidate(exc)
+                self.engine.dispose()
+                self.fairy = self.engine.raw_connection()
+                self.dbapi = self.fairy.driver_connection
+        raise AssertionError("unreachable")
+
+    def commit(self) -> None:
+        self.dbapi.execute("COMMIT")
+        self.done = True
+
+    def abandon(self) -> None:
+        """End the transaction by closing the connection (a ROLLBACK would make psycopg
+        DEALLOCATE ALL, the PREPAREd statements of _PREPARED included); the pool opens another."""
+        self.fairy.invalidate()
+        self.done = True
+
+
+@contextlib.contextmanager
+def transaction(engine):
+    """A Transaction on a direct connection: committed when the block ends without having
+    ended it, abandoned when the block raises; psycopg errors come out as SQLAlchemy's."""
+    tx = Transaction(engine, engine.raw_connection())
+    try:
+        yield tx
+        if not tx.done:
+            tx.commit()
+    except psycopg.Error as exc:
+        if not tx.done:
+            tx.abandon()
+        raise _as_sqlalchemy(exc, "transaction", engine.dialect.is_disconnect(exc, tx.dbapi, None)) from exc
+    except BaseException:
+        if not tx.done:
+            tx.abandon()
+        raise
+    finally:
+        tx.fairy.close()  # back to the pool (a no-op after invalidate)
