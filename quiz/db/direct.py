@@ -203,7 +203,6 @@ class Transaction:
                 self.engine.dispose()
                 self.fairy = self.engine.raw_connection()
                 self.dbapi = self.fairy.driver_connection
-        raise AssertionError("unreachable")
 
     def commit(self) -> None:
         self.dbapi.execute("COMMIT")

@@ -65,7 +65,6 @@ def guard(*budgets: Budget, methods: tuple[str, ...] = ("POST",)):
             finally:
                 _count([w for w in windows if w.budget.spends is not None and w.budget.spends()])
 
-        guarded.budgets = getattr(view, "budgets", ()) + budgets
         return guarded
 
     return decorate
