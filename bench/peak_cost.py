@@ -69,7 +69,7 @@ def measure(client, endpoint: str, lines: list[str], count: int, profile: bool) 
 
     for line in lines[:50]:
         call(line)
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not time spent waiting
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
@@ -82,7 +82,10 @@ def measure(client, endpoint: str, lines: list[str], count: int, profile: bool) 
           f"{' (profiled)' if profiler else ''}")
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+        stats.print_stats(45)
+        if os.environ.get("PROFILE_CALLERS"):  # e.g. PROFILE_CALLERS=execute: who calls it, how often
+            stats.print_callers(os.environ["PROFILE_CALLERS"])
         print(out.getvalue())
 
 

@@ -142,7 +142,7 @@ VERDICTS = Statement(
 )
 
 QUESTIONS_BY_ID = Statement(
-    "SELECT id, qid, type, stem, options, answer, explanation FROM questions WHERE id = ANY(:ids)"
+    "SELECT id, qid, type, stem, options, answer, explanation, points FROM questions WHERE id = ANY(:ids)"
 )
 
 # Timed attempts started per Asia/Shanghai day (practice excluded).
@@ -166,11 +166,12 @@ START_STATE = Statement(
     f" (SELECT json_agg(json_build_array(d.day, d.n)) FROM ({_BY_DAY}) d) AS days,"
     f" ARRAY({_SERVED}) AS served"
     " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT id, deadline FROM attempts WHERE user_id = :user_id"
-    " AND contest_id = :contest_id AND status = 'active' AND NOT practice ORDER BY id DESC LIMIT 1) act ON TRUE"
+    " AND contest_id = :contest_id AND status = 'active' AND NOT practice ORDER BY id DESC LIMIT 1) act ON TRUE",
+    prepared="quiz_start_state",
 )
 
 # A new attempt and its items (JSON [{question_id, position, option_order, points}, ...])
-# in one statement; the attempt's id and its items' ids by position.
+# in one statement; one row: the attempt's id and its items' ids by position.
 INSERT_PAPER = Statement(
     "WITH a AS (INSERT INTO attempts (user_id, contest_id, practice, status, day, started_at, deadline,"
     " auto_submitted, question_count, board_pending, started_from, question_time_s, question_position,"
@@ -181,7 +182,8 @@ INSERT_PAPER = Statement(
     " SELECT a.id, x.question_id, x.position, x.option_order, x.points FROM a,"
     " json_to_recordset(CAST(:items AS json)) AS x(question_id integer, position integer, option_order json,"
     " points integer) RETURNING id, position"
-    ") SELECT a.id AS attempt_id, i.id AS item_id FROM a LEFT JOIN i ON TRUE ORDER BY i.position"
+    ") SELECT a.id AS attempt_id, ARRAY(SELECT id FROM i ORDER BY position) AS item_ids FROM a",
+    prepared="quiz_insert_paper",
 )
 
 # GET /api/v1/me: the token's holder and their attempts per day in one round trip (a holder
@@ -216,10 +218,12 @@ MOVE_ON = Statement(
 MARK_BOARD_PENDING = Statement("UPDATE attempts SET board_pending = TRUE WHERE id = :attempt_id")
 
 # Starts of one citizen in one contest (timed and practice) take turns: the start's own
-# transaction (the ORM session's) holds this lock from before it counts until it commits,
+# transaction (a timed start's on a direct connection, a practice start's the ORM session's)
+# holds this lock from before it counts until it commits,
 # so simultaneous starts, or a start racing a hand-in, cannot both pass the limits. The
 # two-key form does not share its key space with one-key advisory locks.
-START_TURN = Statement("SELECT pg_advisory_xact_lock(CAST(:contest_id AS integer), CAST(:user_id AS integer))")
+START_TURN = Statement("SELECT pg_advisory_xact_lock(CAST(:contest_id AS integer), CAST(:user_id AS integer))",
+                       prepared="quiz_start_turn")
 
 # Practice attempts started on one Asia/Shanghai day (PRACTICE_PER_DAY).
 PRACTICE_ON_DAY = Statement(

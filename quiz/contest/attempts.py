@@ -7,7 +7,6 @@ the leaderboard is told afterwards, in `tell_leaderboard` only.
 import logging
 import random
 import secrets
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,9 +19,10 @@ from quiz import groups, leaderboard
 from quiz.accounts import Caller, TokenHolder, storable, token_digest
 from quiz.bank.importer import latest_bank
 from quiz.clock import local, local_day
-from quiz.contest import attempt_sql, paper, question_clock
+from quiz.contest import attempt_sql, paper, question_clock, question_rows
 from quiz.contest.attempt_sql import DISPLAY_KEYS
 from quiz.contest.definition import question_points, row_matches
+from quiz.contest.question_rows import PaperQuestion
 from quiz.contest.errors import (
     AttemptNotFound,
     AttemptsExhausted,
@@ -127,34 +127,44 @@ def begin_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
     Starts of one citizen in one contest take turns (attempt_sql.START_TURN, held until the
     commit) and count the limits inside their turn, so N simultaneous starts make one
     attempt (the others resume it) and a start racing a hand-in never exceeds the limits.
-    Round trips of a new start: the turn, START_STATE, the draw, INSERT_PAPER, the commit.
     An active attempt whose time ran out is handed in first (the citizen's expired attempts,
-    finalize_user_expired), then the start begins again."""
-    _take_turn(session, user, contest)
-    state = _in_session(session, attempt_sql.START_STATE, {"user_id": user.id, "contest_id": contest.id})[0]
-    if state.active_id is not None and state.active_deadline is not None and state.active_deadline < cutoff(now):
-        session.rollback()  # ends the turn: the hand-in takes it
+    finalize_user_expired), then the start takes its turn again."""
+    begun = _begin_in_turn(session, user, contest, now, rng, address, hand_in_expired=True)
+    if begun is None:
         finalize_user_expired(session, user, now)  # (or the sweep handed it in meanwhile)
-        _take_turn(session, user, contest)
-        state = _in_session(session, attempt_sql.START_STATE, {"user_id": user.id, "contest_id": contest.id})[0]
-    if state.active_id is not None:  # running, or made by a simultaneous start while this one waited its turn
-        session.commit()  # ends the turn
-        return _load_whole(session, state.active_id), False
-    blocker = start_blocker(session, user, contest, now, day_counts=[tuple(pair) for pair in state.days or []])
-    if blocker is not None:
-        session.rollback()  # ends the turn
-        raise blocker
+        begun = _begin_in_turn(session, user, contest, now, rng, address, hand_in_expired=False)
+    return begun
+
+
+def _begin_in_turn(session, user: User, contest: Contest, now: datetime, rng, address,
+                   hand_in_expired: bool) -> tuple["Attempt | Started", bool] | None:
+    """One turn of begin_attempt: (attempt, created), or None when the active attempt's time
+    ran out and `hand_in_expired`. A new start is one transaction on a direct connection in
+    three round trips: BEGIN with the turn and START_STATE, the draw, INSERT_PAPER with the
+    COMMIT (it never waits on the session: no caller holds uncommitted attempts there)."""
+    values = {"user_id": user.id, "contest_id": contest.id}
     try:
-        started = _insert_paper(session, user, contest, now, practice=False, rng=rng, address=address,
-                                seen=set(state.served))
-        session.commit()
+        with direct.transaction(direct.pool_for(session)) as tx:
+            state = tx.begin([(attempt_sql.START_TURN, values), (attempt_sql.START_STATE, values)])[1][0]
+            blocker = None
+            if state.active_id is None:
+                blocker = start_blocker(session, user, contest, now,
+                                        day_counts=[tuple(pair) for pair in state.days or []])
+                if blocker is None:
+                    return _insert_paper(session, user, contest, now, practice=False, rng=rng, address=address,
+                                         seen=set(state.served), tx=tx), True
+            tx.commit()  # read only: ends the turn
     except IntegrityError:  # an attempt inserted without taking a turn: resume it
-        session.rollback()
         current = active_attempt(session, user, contest)
         if current is None:
             raise
         return _load_whole(session, current.id), False
-    return started, True
+    if blocker is not None:
+        raise blocker
+    if hand_in_expired and state.active_deadline is not None and state.active_deadline < cutoff(now):
+        return None
+    # running, or made by a simultaneous start while this one waited its turn
+    return _load_whole(session, state.active_id), False
 
 
 def _take_turn(session, user, contest: Contest) -> None:
@@ -287,16 +297,18 @@ class Started:
 
 
 def _insert_paper(session, user, contest, now, practice, rng, address: str | None = None,
-                  seen: set = frozenset()) -> Started:
+                  seen: set = frozenset(), tx: direct.Transaction | None = None) -> Started:
     """Draw the paper (`seen`: the qids served before, empty for practice) and insert the
     attempt and its items in one statement (attempt_sql.INSERT_PAPER), in the session's
-    transaction; each item shows its options in its own shuffled order."""
+    transaction, or in `tx` and committing it; each item shows its options in its own
+    shuffled order."""
     # Seeded from the OS for each paper: as unpredictable as SystemRandom for the few draws one
     # paper shows, without a system call for each of its ~80 draws.
     rng = rng or random.Random(secrets.randbits(128))
     group = None if practice else groups.attempt_group(contest, user)  # its board and its paper rules
     bank_id = paper_bank_id(session, contest, practice)
-    questions = paper.draw_paper(session, bank_id, groups.paper_of(contest, group), contest.questions_per_attempt, seen, rng)
+    questions = paper.draw_paper(session, bank_id, groups.paper_of(contest, group), contest.questions_per_attempt, seen, rng,
+                                 tx=tx)
     started = Started(
         id=0, user_id=user.id, contest_id=contest.id, practice=practice, day=local_day(now), started_at=now,
         deadline=None if practice else now + timedelta(seconds=contest.time_limit_s),
@@ -316,12 +328,14 @@ def _insert_paper(session, user, contest, now, practice, rng, address: str | Non
     values = {name: getattr(started, name) for name in (
         "user_id", "contest_id", "practice", "day", "started_at", "deadline", "question_count", "started_from",
         "question_time_s", "question_position", "question_served_at", "group")}
-    inserted = _in_session(session, attempt_sql.INSERT_PAPER, values | {"items": orjson.dumps(rows).decode()})
+    values["items"] = orjson.dumps(rows).decode()
+    inserted = tx.finish([(attempt_sql.INSERT_PAPER, values)])[0] if tx is not None else \
+        _in_session(session, attempt_sql.INSERT_PAPER, values)
     started.id = inserted[0].attempt_id
     started.items = [
-        PaperItem(row.item_id, item["option_order"], None, None, item["points"],
+        PaperItem(item_id, item["option_order"], None, None, item["points"],
                   PaperQuestion(question.qid, question.type, question.stem, question.options, None, None))
-        for row, item, question in zip(inserted, rows, questions, strict=False)]
+        for item_id, item, question in zip(inserted[0].item_ids, rows, questions, strict=True)]
     return started
 
 
@@ -507,16 +521,6 @@ def _one_by_one(engine, run_one, items: list[dict], what: str, failure: DBAPIErr
 # ---- handing in ---------------------------------------------------------
 
 @dataclass
-class PaperQuestion:
-    qid: str
-    type: str
-    stem: str
-    options: list
-    answer: list
-    explanation: str
-
-
-@dataclass
 class PaperItem:
     id: int
     option_order: list
@@ -619,32 +623,9 @@ def _already_finished(engine, values: dict) -> Graded:
 
 
 def _items(engine, verdicts: list) -> list[PaperItem]:
-    questions = _questions(engine, {row.question_id for row in verdicts})
+    questions = question_rows.by_id(engine, {row.question_id for row in verdicts})
     return [PaperItem(row.id, row.option_order, row.choices, row.correct, row.points, questions[row.question_id])
             for row in verdicts]
-
-
-# Per direct engine: question id -> PaperQuestion. Question rows never change once imported
-# (a new bank version adds rows), so a submit reads only its verdicts back.
-_question_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-QUESTION_CACHE_MAX = 20_000
-
-
-def forget_cached_rows() -> None:
-    """Empty the question cache (tests: an emptied database gives the same ids to other rows)."""
-    _question_cache.clear()
-
-
-def _questions(engine, ids: set[int]) -> dict[int, PaperQuestion]:
-    known = _question_cache.setdefault(engine, {})
-    missing = [i for i in ids if i not in known]
-    if missing:
-        if len(known) + len(missing) > QUESTION_CACHE_MAX:
-            known.clear()  # a process that served more questions than any bank holds
-            missing = list(ids)
-        for row in direct.rows(engine, attempt_sql.QUESTIONS_BY_ID, {"ids": missing}):
-            known[row.id] = PaperQuestion(row.qid, row.type, row.stem, row.options, row.answer, row.explanation)
-    return known
 
 
 def contest_of(session, graded: Graded, known: Contest | None = None) -> Contest:

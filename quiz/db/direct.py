@@ -179,30 +179,54 @@ class Transaction:
         self.done = False
 
     def begin(self, steps: list) -> list[list]:
-        """BEGIN, then [(Statement, values), ...] in one message (values quoted by psycopg's
-        client-side cursor; each statement's snapshot is taken after the one before it ran):
-        the rows of each."""
-        values: dict = {}
-        for _, step_values in steps:
-            values.update(step_values)
-        sql = "BEGIN; " + "; ".join(statement.sql for statement, _ in steps)
+        """BEGIN, then [(Statement, values), ...] in one message (each statement's snapshot is
+        taken after the one before it ran): the rows of each. A connection found dead (a
+        restarted server) is replaced once: nothing had been sent on it."""
         for attempt in (1, 2):
             try:
-                with psycopg.ClientCursor(self.dbapi, row_factory=namedtuple_row) as cursor:
-                    cursor.execute(sql, values)
-                    results = []
-                    while True:
-                        if cursor.pgresult is not None and cursor.pgresult.command_status != b"BEGIN":
-                            results.append(cursor.fetchall() if cursor.description is not None else [])
-                        if not cursor.nextset():
-                            return results
-            except psycopg.Error as exc:  # a connection found dead (a restarted server): once more on a fresh one
+                return self._message("BEGIN", steps, None)
+            except psycopg.Error as exc:
                 if attempt == 2 or not (self.engine.dialect.is_disconnect(exc, self.dbapi, None) or self.dbapi.closed):
                     raise
                 self.fairy.invalidate(exc)
                 self.engine.dispose()
                 self.fairy = self.engine.raw_connection()
                 self.dbapi = self.fairy.driver_connection
+
+    def rows(self, statement: Statement, values: dict) -> list:
+        """One statement in the transaction by the extended protocol (psycopg PREPAREs it on
+        the connection after a few runs): its rows."""
+        with self.dbapi.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(statement.sql, values)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def finish(self, steps: list) -> list[list]:
+        """[(Statement, values), ...] then COMMIT, in one message: the rows of each."""
+        results = self._message(None, steps, "COMMIT")
+        self.done = True
+        return results
+
+    def _message(self, first: str | None, steps: list, last: str | None) -> list[list]:
+        """One query message: `first`, the steps, `last`; values quoted by psycopg's client-side
+        cursor. Steps that are all PREPAREd statements go as EXECUTEs (planned once per
+        connection), others as their text."""
+        if all(statement.prepared for statement, _ in steps):
+            texts = [statement.execute_sql for statement, _ in steps]
+            params: list | dict = [arg for statement, values in steps for arg in statement.execute_args(values)]
+        else:
+            texts = [statement.sql for statement, _ in steps]
+            params = {}
+            for _, step_values in steps:
+                params.update(step_values)
+        sql = "; ".join(([first] if first else []) + texts + ([last] if last else []))
+        with psycopg.ClientCursor(self.dbapi, row_factory=namedtuple_row) as cursor:
+            cursor.execute(sql, params)
+            results = []
+            while True:
+                if cursor.pgresult is not None and cursor.pgresult.command_status not in (b"BEGIN", b"COMMIT"):
+                    results.append(cursor.fetchall() if cursor.description is not None else [])
+                if not cursor.nextset():
+                    return results
 
     def commit(self) -> None:
         self.dbapi.execute("COMMIT")
