@@ -21,8 +21,8 @@ from quiz import create_app, embedded_redis
 from quiz.accounts import register_citizen
 from quiz.bank.importer import import_bank
 from quiz.config import TestConfig
-from quiz.contest.question_rows import forget_cached_rows
 from quiz.contest.definition import import_contest
+from quiz.contest.question_rows import forget_cached_rows
 from quiz.db import embedded_postgres
 from quiz.db.session import dispose_engines
 from quiz.extensions import db

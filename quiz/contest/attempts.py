@@ -22,7 +22,6 @@ from quiz.clock import local, local_day
 from quiz.contest import attempt_sql, paper, question_clock, question_rows
 from quiz.contest.attempt_sql import DISPLAY_KEYS
 from quiz.contest.definition import question_points, row_matches
-from quiz.contest.question_rows import PaperQuestion
 from quiz.contest.errors import (
     AttemptNotFound,
     AttemptsExhausted,
@@ -36,6 +35,7 @@ from quiz.contest.errors import (
     PracticeDuringAttempt,
     PracticeLimitReached,
 )
+from quiz.contest.question_rows import PaperQuestion
 from quiz.contest.rules import OPEN, UPCOMING, phase
 from quiz.db import direct
 from quiz.db.batching import batcher_for

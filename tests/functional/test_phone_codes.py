@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +15,7 @@ import pytest
 from flask import g
 from sqlalchemy import select, text
 
+from quiz import sms
 from quiz.extensions import db
 from quiz.models import PhoneCode, User
 
@@ -25,13 +27,20 @@ CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 class Receiver:
     """A city's SMS gateway: a real HTTP server on 127.0.0.1 that keeps what it was sent."""
 
-    def __init__(self):
+    def __init__(self, keep_alive: bool = False):
         self.messages: list[dict] = []
         self.signatures_ok: list[bool] = []
         self.status = 200
+        self.connections: list = []  # each TCP connection the app opened
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"  # 1.1: the connection stays open
+
+            def setup(self):
+                super().setup()
+                receiver.connections.append(self.connection)
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
@@ -48,6 +57,11 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def close_connections(self):
+        """As a gateway does with connections idle too long."""
+        for connection in self.connections:
+            connection.shutdown(socket.SHUT_RDWR)
 
     def last_code(self, phone=PHONE) -> str:
         return [m for m in self.messages if m["phone"] == phone][-1]["code"]
@@ -173,6 +187,23 @@ def test_the_answer_is_the_same_for_a_registered_phone(verified, receiver, citiz
     citizens.make(phone="13912345679")
     unknown, known = ask_code(verified, "login"), ask_code(verified, "login", phone="13912345679")
     assert (unknown.status_code, unknown.get_json()) == (known.status_code, known.get_json())
+
+
+def test_codes_go_on_one_kept_connection_and_on_a_new_one_once_the_gateway_closed_it(app_with, open_contest):
+    gateway = Receiver(keep_alive=True)
+    try:
+        client = app_with(PHONE_VERIFICATION=True, SMS_PROVIDER="webhook", SMS_WEBHOOK_URL=gateway.url,
+                          SMS_WEBHOOK_SECRET=SECRET).test_client()
+        for phone in ("13900000031", "13900000032", "13900000033"):
+            assert ask_code(client, "register", phone).status_code == 202
+        assert len(gateway.connections) == 1
+        gateway.close_connections()
+        assert ask_code(client, "register", "13900000034").status_code == 202
+        assert [m["phone"] for m in gateway.messages] == ["13900000031", "13900000032", "13900000033", "13900000034"]
+        assert len(gateway.connections) == 2 and all(gateway.signatures_ok)
+    finally:
+        sms.close_kept_connections()
+        gateway.close()
 
 
 def test_a_failed_delivery_is_503_and_stores_no_code(verified, receiver):
