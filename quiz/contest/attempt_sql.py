@@ -186,6 +186,18 @@ INSERT_PAPER = Statement(
     prepared="quiz_insert_paper",
 )
 
+# A start that resumes the citizen's active attempt: its head and its items (JSON
+# [[item id, question id, option_order, choices, points], ...] by position), read in the
+# start's turn with its COMMIT.
+ACTIVE_PAPER = Statement(
+    "SELECT a.id, a.user_id, a.contest_id, a.practice, a.day, a.started_at, a.deadline, a.question_count,"
+    " a.started_from, a.question_time_s, a.question_position, a.question_served_at, a.\"group\","
+    " (SELECT json_agg(json_build_array(aq.id, aq.question_id, aq.option_order, aq.choices, aq.points)"
+    " ORDER BY aq.position) FROM attempt_questions aq WHERE aq.attempt_id = a.id) AS items"
+    " FROM attempts a WHERE a.id = :attempt_id",
+    prepared="quiz_active_paper",
+)
+
 # GET /api/v1/me: the token's holder and their attempts per day in one round trip (a holder
 # without attempts comes back as one row with day NULL).
 HOLDER_ATTEMPTS_BY_DAY = Statement(

@@ -115,14 +115,14 @@ def start_attempt(session, user: User, contest: Contest, now: datetime, rng: ran
                   address: str | None = None) -> tuple[Attempt, bool]:
     """begin_attempt with the attempt loaded whole (items and questions) for pages and the CLI."""
     attempt, created = begin_attempt(session, user, contest, now, rng, address)
-    return (_load_whole(session, attempt.id) if created else attempt), created
+    return _load_whole(session, attempt.id), created
 
 
 def begin_attempt(session, user: User, contest: Contest, now: datetime, rng: random.Random | None = None,
                   address: str | None = None) -> tuple["Attempt | Started", bool]:
-    """Resume the citizen's active attempt or start a new one: (attempt, created); `address`
-    (the client's) is stored with a new attempt for the review flags. A resumed attempt is
-    loaded whole; a new one is answered from its drawn rows (a Started, no reload).
+    """Resume the citizen's active attempt or start a new one: (attempt, created), the attempt
+    as a Started (what the start's answer shows: no answers); `address` (the client's) is
+    stored with a new attempt for the review flags.
 
     Starts of one citizen in one contest take turns (attempt_sql.START_TURN, held until the
     commit) and count the limits inside their turn, so N simultaneous starts make one
@@ -143,17 +143,22 @@ def _begin_in_turn(session, user: User, contest: Contest, now: datetime, rng, ad
     three round trips: BEGIN with the turn and START_STATE, the draw, INSERT_PAPER with the
     COMMIT (it never waits on the session: no caller holds uncommitted attempts there)."""
     values = {"user_id": user.id, "contest_id": contest.id}
+    engine = direct.pool_for(session)
     try:
-        with direct.transaction(direct.pool_for(session)) as tx:
+        with direct.transaction(engine) as tx:
             state = tx.begin([(attempt_sql.START_TURN, values), (attempt_sql.START_STATE, values)])[1][0]
-            blocker = None
+            blocker = resumed = None
+            expired = state.active_deadline is not None and state.active_deadline < cutoff(now)
             if state.active_id is None:
                 blocker = start_blocker(session, user, contest, now,
                                         day_counts=[tuple(pair) for pair in state.days or []])
                 if blocker is None:
                     return _insert_paper(session, user, contest, now, practice=False, rng=rng, address=address,
                                          seen=set(state.served), tx=tx), True
-            tx.commit()  # read only: ends the turn
+            elif not (expired and hand_in_expired):  # running, or made by a start that took its turn first
+                resumed = tx.finish([(attempt_sql.ACTIVE_PAPER, {"attempt_id": state.active_id})])[0][0]
+            if not tx.done:
+                tx.commit()  # read only: ends the turn
     except IntegrityError:  # an attempt inserted without taking a turn: resume it
         current = active_attempt(session, user, contest)
         if current is None:
@@ -161,10 +166,24 @@ def _begin_in_turn(session, user: User, contest: Contest, now: datetime, rng, ad
         return _load_whole(session, current.id), False
     if blocker is not None:
         raise blocker
-    if hand_in_expired and state.active_deadline is not None and state.active_deadline < cutoff(now):
-        return None
-    # running, or made by a simultaneous start while this one waited its turn
-    return _load_whole(session, state.active_id), False
+    if resumed is None:
+        return None  # its time ran out: hand it in first
+    return _resumed(engine, resumed), False
+
+
+def _resumed(engine, head) -> "Started":
+    """A Started of the active attempt ACTIVE_PAPER read, its questions from the process's
+    cache (copies without the answer and the explanation)."""
+    items = head.items or []
+    questions = question_rows.by_id(engine, {item[1] for item in items})
+    started = Started(**{name: getattr(head, name) for name in (
+        "id", "user_id", "contest_id", "practice", "day", "started_at", "deadline", "question_count", "started_from",
+        "question_time_s", "question_position", "question_served_at", "group")})
+    for item_id, question_id, option_order, choices, points in items:
+        question = questions[question_id]
+        started.items.append(PaperItem(item_id, option_order, choices, None, points, PaperQuestion(
+            question.qid, question.type, question.stem, question.options, None, None)))
+    return started
 
 
 def _take_turn(session, user, contest: Contest) -> None:

@@ -122,6 +122,10 @@ def test_start_answer_submit_and_read_the_result(new_api, open_contest, citizens
         assert response.status_code == 200 and response.get_json() == {"saved": True}
     shown = api.get(f"/api/v1/attempts/{attempt['id']}").get_json()["attempt"]
     assert {q["id"]: q["choices"] for q in shown["questions"]} == key
+    restarted = api.post("/api/v1/attempts")  # a start again resumes it as it is, answers and all
+    assert restarted.status_code == 200
+    assert restarted.get_json()["attempt"]["questions"] == shown["questions"]
+    assert restarted.get_json()["attempt"]["deadline"] == shown["deadline"]
 
     result = api.post(f"/api/v1/attempts/{attempt['id']}/submit").get_json()["result"]
     assert result["score"] == result["max_score"] == 100 and result["correct_count"] == 20
