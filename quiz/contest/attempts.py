@@ -141,7 +141,8 @@ def _begin_in_turn(session, user: User, contest: Contest, now: datetime, rng, ad
     """One turn of begin_attempt: (attempt, created), or None when the active attempt's time
     ran out and `hand_in_expired`. A new start is one transaction on a direct connection in
     three round trips: BEGIN with the turn and START_STATE, the draw, INSERT_PAPER with the
-    COMMIT (it never waits on the session: no caller holds uncommitted attempts there)."""
+    COMMIT; a resuming one two: the same BEGIN, then ACTIVE_PAPER with the COMMIT. It never
+    waits on the session: no caller holds uncommitted attempts there."""
     values = {"user_id": user.id, "contest_id": contest.id}
     engine = direct.pool_for(session)
     try:
