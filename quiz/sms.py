@@ -96,6 +96,12 @@ class WebhookSender:
             log.warning("SMS webhook answered %s", status)
             raise Undelivered(f"status {status}")
 
+    def close_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
     def _post(self, body: bytes, headers: dict) -> int:
         """The gateway's status for one POST, on a kept connection when there is one. A kept
         connection the gateway closed while idle fails before any answer: then once more on
@@ -142,10 +148,7 @@ def _webhook_sender(url: str, secret: str, timeout_s: float) -> WebhookSender:
 def close_kept_connections() -> None:
     """Close the gateway connections kept open (tests; a process that stops sending)."""
     for sender in list(_webhook_senders.values()):
-        with sender._lock:
-            idle, sender._idle = sender._idle, []
-        for connection in idle:
-            connection.close()
+        sender.close_idle()
 
 
 PROVIDERS = {"console": ConsoleSender, "webhook": WebhookSender}

@@ -158,8 +158,7 @@ def _begin_in_turn(session, user: User, contest: Contest, now: datetime, rng, ad
                                          seen=set(state.served), tx=tx), True
             elif not (expired and hand_in_expired):  # running, or made by a start that took its turn first
                 resumed = tx.finish([(attempt_sql.ACTIVE_PAPER, {"attempt_id": state.active_id})])[0][0]
-            if not tx.done:
-                tx.commit()  # read only: ends the turn
+            # (otherwise the block's end COMMITs the read-only transaction: the turn ends)
     except IntegrityError:  # an attempt inserted without taking a turn: resume it
         current = active_attempt(session, user, contest)
         if current is None:
@@ -177,9 +176,7 @@ def _resumed(engine, head) -> "Started":
     cache (copies without the answer and the explanation)."""
     items = head.items or []
     questions = question_rows.by_id(engine, {item[1] for item in items})
-    started = Started(**{name: getattr(head, name) for name in (
-        "id", "user_id", "contest_id", "practice", "day", "started_at", "deadline", "question_count", "started_from",
-        "question_time_s", "question_position", "question_served_at", "group")})
+    started = Started(id=head.id, **{name: getattr(head, name) for name in _STARTED_COLUMNS})
     for item_id, question_id, option_order, choices, points in items:
         question = questions[question_id]
         started.items.append(PaperItem(item_id, option_order, choices, None, points, PaperQuestion(
@@ -316,6 +313,11 @@ class Started:
     finished = False
 
 
+# A Started's stored columns (besides id): what INSERT_PAPER writes and ACTIVE_PAPER reads back.
+_STARTED_COLUMNS = ("user_id", "contest_id", "practice", "day", "started_at", "deadline", "question_count",
+                    "started_from", "question_time_s", "question_position", "question_served_at", "group")
+
+
 def _insert_paper(session, user, contest, now, practice, rng, address: str | None = None,
                   seen: set = frozenset(), tx: direct.Transaction | None = None) -> Started:
     """Draw the paper (`seen`: the qids served before, empty for practice) and insert the
@@ -345,9 +347,7 @@ def _insert_paper(session, user, contest, now, practice, rng, address: str | Non
         rng.shuffle(order)
         rows.append({"question_id": question.id, "position": position, "option_order": order,
                      "points": question_points(question, contest.points)})
-    values = {name: getattr(started, name) for name in (
-        "user_id", "contest_id", "practice", "day", "started_at", "deadline", "question_count", "started_from",
-        "question_time_s", "question_position", "question_served_at", "group")}
+    values = {name: getattr(started, name) for name in _STARTED_COLUMNS}
     values["items"] = orjson.dumps(rows).decode()
     inserted = tx.finish([(attempt_sql.INSERT_PAPER, values)])[0] if tx is not None else \
         _in_session(session, attempt_sql.INSERT_PAPER, values)

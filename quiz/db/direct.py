@@ -110,6 +110,11 @@ def _as_sqlalchemy(exc, sql: str, disconnected: bool) -> sqlalchemy.exc.DBAPIErr
                                               hide_parameters=True)
 
 
+def _found_dead(engine, exc: psycopg.Error, dbapi) -> bool:
+    """The connection is gone (e.g. the server restarted), not just the statement refused."""
+    return engine.dialect.is_disconnect(exc, dbapi, None) or dbapi.closed
+
+
 def _on_connection(engine, work, sql: str):
     """work(psycopg connection) on a direct connection, once more on a fresh one when the
     first was found dead; psycopg errors come out as SQLAlchemy's."""
@@ -119,7 +124,7 @@ def _on_connection(engine, work, sql: str):
         try:
             return work(dbapi)
         except psycopg.Error as exc:
-            disconnected = engine.dialect.is_disconnect(exc, dbapi, None) or dbapi.closed
+            disconnected = _found_dead(engine, exc, dbapi)
             if disconnected:
                 fairy.invalidate(exc)
                 engine.dispose()  # the others in the pool died with it
@@ -134,12 +139,15 @@ def _on_connection(engine, work, sql: str):
 
 def rows(engine, statement: Statement, values: dict) -> list:
     """One statement as its own transaction: its rows (attribute access, _asdict()) or []."""
-    def work(dbapi):
-        with dbapi.cursor(row_factory=namedtuple_row) as cursor:
-            cursor.execute(statement.sql, values)
-            return cursor.fetchall() if cursor.description is not None else []
+    return _on_connection(engine, lambda dbapi: _rows_on(dbapi, statement, values), statement.sql)
 
-    return _on_connection(engine, work, statement.sql)
+
+def _rows_on(dbapi, statement: Statement, values: dict) -> list:
+    """One statement by the extended protocol (psycopg PREPAREs it on the connection after a
+    few runs): its rows."""
+    with dbapi.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(statement.sql, values)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def first(engine, statement: Statement, values: dict):
@@ -154,17 +162,31 @@ def script(engine, steps: list) -> list[list]:
     The server runs the statements of one message as one transaction (all or nothing), each
     with a snapshot of its own taken after the one before it ran, as in BEGIN..COMMIT.
     Values are quoted by psycopg's client-side cursor."""
-    def work(dbapi):
-        with psycopg.ClientCursor(dbapi, row_factory=namedtuple_row) as cursor:
-            cursor.execute("; ".join(statement.execute_sql for statement, _ in steps),
-                           [arg for statement, values in steps for arg in statement.execute_args(values)])
-            results = []
-            for _ in steps:
-                results.append(cursor.fetchall() if cursor.description is not None else [])
-                cursor.nextset()
-            return results
+    return _on_connection(engine, lambda dbapi: _message(dbapi, None, steps, None),
+                          ";\n".join(statement.sql for statement, _ in steps))
 
-    return _on_connection(engine, work, ";\n".join(statement.sql for statement, _ in steps))
+
+def _message(dbapi, first: str | None, steps: list, last: str | None) -> list[list]:
+    """One query message: `first`, the steps, `last` (BEGIN, COMMIT: no rows of theirs);
+    values quoted by psycopg's client-side cursor. Steps that are all PREPAREd statements go
+    as EXECUTEs (planned once per connection), others as their text. The rows of each step."""
+    if all(statement.prepared for statement, _ in steps):
+        texts = [statement.execute_sql for statement, _ in steps]
+        params: list | dict = [arg for statement, values in steps for arg in statement.execute_args(values)]
+    else:
+        texts = [statement.sql for statement, _ in steps]
+        params = {}
+        for _, step_values in steps:
+            params.update(step_values)
+    sql = "; ".join(([first] if first else []) + texts + ([last] if last else []))
+    with psycopg.ClientCursor(dbapi, row_factory=namedtuple_row) as cursor:
+        cursor.execute(sql, params)
+        results = []
+        while True:
+            if cursor.pgresult is not None and cursor.pgresult.command_status not in (b"BEGIN", b"COMMIT"):
+                results.append(cursor.fetchall() if cursor.description is not None else [])
+            if not cursor.nextset():
+                return results
 
 
 class Transaction:
@@ -184,9 +206,9 @@ class Transaction:
         restarted server) is replaced once: nothing had been sent on it."""
         for attempt in (1, 2):
             try:
-                return self._message("BEGIN", steps, None)
+                return _message(self.dbapi, "BEGIN", steps, None)
             except psycopg.Error as exc:
-                if attempt == 2 or not (self.engine.dialect.is_disconnect(exc, self.dbapi, None) or self.dbapi.closed):
+                if attempt == 2 or not _found_dead(self.engine, exc, self.dbapi):
                     raise
                 self.fairy.invalidate(exc)
                 self.engine.dispose()
@@ -194,39 +216,14 @@ class Transaction:
                 self.dbapi = self.fairy.driver_connection
 
     def rows(self, statement: Statement, values: dict) -> list:
-        """One statement in the transaction by the extended protocol (psycopg PREPAREs it on
-        the connection after a few runs): its rows."""
-        with self.dbapi.cursor(row_factory=namedtuple_row) as cursor:
-            cursor.execute(statement.sql, values)
-            return cursor.fetchall() if cursor.description is not None else []
+        """One statement in the transaction: its rows (as `rows`)."""
+        return _rows_on(self.dbapi, statement, values)
 
     def finish(self, steps: list) -> list[list]:
         """[(Statement, values), ...] then COMMIT, in one message: the rows of each."""
-        results = self._message(None, steps, "COMMIT")
+        results = _message(self.dbapi, None, steps, "COMMIT")
         self.done = True
         return results
-
-    def _message(self, first: str | None, steps: list, last: str | None) -> list[list]:
-        """One query message: `first`, the steps, `last`; values quoted by psycopg's client-side
-        cursor. Steps that are all PREPAREd statements go as EXECUTEs (planned once per
-        connection), others as their text."""
-        if all(statement.prepared for statement, _ in steps):
-            texts = [statement.execute_sql for statement, _ in steps]
-            params: list | dict = [arg for statement, values in steps for arg in statement.execute_args(values)]
-        else:
-            texts = [statement.sql for statement, _ in steps]
-            params = {}
-            for _, step_values in steps:
-                params.update(step_values)
-        sql = "; ".join(([first] if first else []) + texts + ([last] if last else []))
-        with psycopg.ClientCursor(self.dbapi, row_factory=namedtuple_row) as cursor:
-            cursor.execute(sql, params)
-            results = []
-            while True:
-                if cursor.pgresult is not None and cursor.pgresult.command_status not in (b"BEGIN", b"COMMIT"):
-                    results.append(cursor.fetchall() if cursor.description is not None else [])
-                if not cursor.nextset():
-                    return results
 
     def commit(self) -> None:
         self.dbapi.execute("COMMIT")
@@ -251,7 +248,7 @@ def transaction(engine):
     except psycopg.Error as exc:
         if not tx.done:
             tx.abandon()
-        raise _as_sqlalchemy(exc, "transaction", engine.dialect.is_disconnect(exc, tx.dbapi, None)) from exc
+        raise _as_sqlalchemy(exc, "transaction", _found_dead(engine, exc, tx.dbapi)) from exc
     except BaseException:
         if not tx.done:
             tx.abandon()
