@@ -3,15 +3,22 @@ starts' and answer saves' (quiz/web/security.py defines them).
 
 A budget is a fixed window per key (an address, a phone at an address, a citizen, an
 organizer), its size a limit string of the settings ("10 per 5 minutes"). `guard(*budgets)`
-checks every budget of a view in one pipeline before it runs and, after it, counts in one
-more what the view's outcome spends (`Budget.spends`, e.g. a failed password check:
+checks every budget of a view in one round trip before it runs and, after it, settles in
+one more what the view's outcome spends (`Budget.spends`, e.g. a failed password check:
 security.note_login); a budget without `spends` counts every request, in the checking
-pipeline. Flask-Limiter, which keeps the other limits, made a round trip a limit and
-resolved each limit's settings per request: seven round trips for a login, 45 % of its CPU
-(docs/benchmarks.md).
+call. A `presumed` budget is counted with the check as if the outcome spends it, and taken
+back after if it did not: a view whose common outcome is the presumed one (a login that
+succeeds) then makes one round trip, not two. Flask-Limiter, which keeps the other limits,
+made a round trip a limit and resolved each limit's settings per request: seven round
+trips for a login, 45 % of its CPU (docs/benchmarks.md).
+
+The rule of a window: one counted with this request is spent when its count is beyond
+its amount; one only read is spent at its amount. A refused request (429) keeps what it
+counted of the budgets every request spends, and takes back its presumed counts.
 
 This module owns the keys `budget:<scope>:<limit>:<key>`. A window starts at its first
-count and lasts the limit's period (the key's expiry), as Flask-Limiter's fixed windows.
+count and lasts the limit's period (the key's expiry), as Flask-Limiter's fixed windows; a
+count taken back to zero removes the key.
 When Redis is away the counts go on in this process's memory, from zero: no 500s, and a
 guesser is still stopped; Redis is tried again after MEMORY_FOR_S.
 """
@@ -33,6 +40,7 @@ from quiz.redis_connection import redis_client
 
 log = logging.getLogger(__name__)
 MEMORY_FOR_S = 5.0  # after a Redis error, count in memory this long before trying Redis again
+COUNT, READ, TAKE_BACK = 1, 0, -1  # what a call does to a window's count
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class Budget:
     setting: str  # the name of its limit in the app's config
     key: Callable[[], str]  # who spends, for this request ("": the budget does not apply)
     spends: Callable[[], bool] | None = None  # after the view: whether the request spends; None: every request
+    presumed: bool = False  # with `spends`: counted with the check, taken back after if the request did not spend
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,10 @@ class _Window:
     amount: int
     period_s: int
     budget: Budget
+
+    @property
+    def counted_with_check(self) -> bool:
+        return self.budget.spends is None or self.budget.presumed
 
 
 def guard(*budgets: Budget, methods: tuple[str, ...] = ("POST",)):
@@ -63,7 +76,7 @@ def guard(*budgets: Budget, methods: tuple[str, ...] = ("POST",)):
             try:
                 return view(*args, **kwargs)
             finally:
-                _count([w for w in windows if w.budget.spends is not None and w.budget.spends()])
+                _settle(windows)
 
         return guarded
 
@@ -88,21 +101,15 @@ def _sizes(limit: str) -> tuple[tuple[int, int], ...]:
 
 
 def _check(windows: list[_Window]) -> None:
-    """Raise 429 if a window is spent; count the windows of budgets that every request spends."""
+    """Raise 429 if a window is spent (the module's rule); count the windows counted with the check."""
     if not windows:
         return
-    counted = [w for w in windows if w.budget.spends is None]
-    read = [w for w in windows if w.budget.spends is not None]
-    try:
-        store = _store()
-        counts = store.count_and_read(counted, read)
-    except redis.RedisError as exc:
-        store = _memory_after(exc)
-        counts = store.count_and_read(counted, read)
-    # A counted window is spent beyond its amount (this request included), a read one at it.
-    spent = [window for window, n in zip(counted + read, counts, strict=True)
-             if n > window.amount or (n == window.amount and window.budget.spends is not None)]
+    changes = [(window, COUNT if window.counted_with_check else READ) for window in windows]
+    store, counts = _apply(changes)
+    spent = [window for (window, change), n in zip(changes, counts, strict=True)
+             if n > window.amount or (n == window.amount and change == READ)]
     if spent:
+        _apply([(window, TAKE_BACK) for window in windows if window.budget.presumed])
         try:
             waits = store.seconds_left(spent)
         except redis.RedisError:
@@ -110,41 +117,57 @@ def _check(windows: list[_Window]) -> None:
         raise TooManyRequests(retry_after=max(1, *waits))
 
 
-def _count(windows: list[_Window]) -> None:
-    if not windows:
-        return
+def _settle(windows: list[_Window]) -> None:
+    """After the view: count what its outcome spends, take back a presumed count it did not."""
+    changes = []
+    for window in windows:
+        if window.budget.spends is None:
+            continue
+        change = int(window.budget.spends()) - int(window.budget.presumed)
+        if change:
+            changes.append((window, change))
+    if changes:
+        _apply(changes)
+
+
+def _apply(changes: list[tuple["_Window", int]]):
+    """The store that took the changes, and the counts after them, in order."""
     try:
-        _store().count_and_read(windows, [])
+        store = _store()
+        return store, store.apply(changes)
     except redis.RedisError as exc:
-        _memory_after(exc).count_and_read(windows, [])
+        store = _memory_after(exc)
+        return store, store.apply(changes)
 
 
 # ---- where the counts are ----------------------------------------------------------
 
-# Count the first ARGV[1] keys (a window starts at its first count: ARGV[1 + i] its seconds)
-# and read the others; their counts in KEYS order. One command: a pipeline of plain commands
-# cost redis-py ~0.2 ms of CPU a request, a fifth of a login's.
-_COUNT_AND_READ = """
-local counted = tonumber(ARGV[1])
+# Change each key's count by its ARGV[2i - 1] (1: count, a window starting at its first
+# count with ARGV[2i] seconds; 0: read; -1: take back, a count of zero removing the key);
+# the counts in KEYS order. One command: a pipeline of plain commands cost redis-py ~0.2 ms
+# of CPU a request, a fifth of a login's.
+_CHANGE_COUNTS = """
 local found = {}
 for i, key in ipairs(KEYS) do
-  if i <= counted then
-    found[i] = redis.call('INCR', key)
-    if found[i] == 1 then redis.call('EXPIRE', key, ARGV[1 + i]) end
-  else
+  local change = tonumber(ARGV[2 * i - 1])
+  if change == 0 then
     found[i] = tonumber(redis.call('GET', key) or '0')
+  else
+    found[i] = redis.call('INCRBY', key, change)
+    if change > 0 and found[i] == change then redis.call('EXPIRE', key, ARGV[2 * i]) end
+    if found[i] <= 0 then redis.call('DEL', key) end
   end
 end
 return found
 """
-_SCRIPT_SHA = hashlib.sha1(_COUNT_AND_READ.encode()).hexdigest()
+_SCRIPT_SHA = hashlib.sha1(_CHANGE_COUNTS.encode()).hexdigest()
 
 
 def _counts_by_script(client, keys: list[str], args: list) -> list[int]:
     try:
         return client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
     except redis.exceptions.NoScriptError:  # a server that has not seen it (or restarted)
-        client.script_load(_COUNT_AND_READ)
+        client.script_load(_CHANGE_COUNTS)
         return client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
 
 
@@ -156,20 +179,33 @@ class _RedisCounts:
     def __init__(self, client):
         self.client = client
 
-    def count_and_read(self, count: list[_Window], read: list[_Window]) -> list[int]:
-        """Count each of `count` (a window starts at its first count) and read each of `read`:
-        the counts, in that order, in one round trip."""
+    def apply(self, changes: list[tuple[_Window, int]]) -> list[int]:
+        """Each window's count changed by its COUNT, READ or TAKE_BACK: the counts after, in
+        order, in one round trip (two on a cluster when a count taken back reaches zero)."""
         if not isinstance(self.client, RedisCluster):
-            return _counts_by_script(self.client, [w.key for w in count + read],
-                                     [len(count)] + [w.period_s for w in count])
+            args = []
+            for window, change in changes:
+                args += (change, window.period_s)
+            return _counts_by_script(self.client, [window.key for window, _ in changes], args)
         pipe = self.client.pipeline(transaction=False)
-        for window in count:
-            pipe.set(window.key, 0, ex=window.period_s, nx=True)
-            pipe.incr(window.key)
-        for window in read:
-            pipe.get(window.key)
-        replies = pipe.execute()
-        return [replies[2 * i + 1] for i in range(len(count))] + [int(n or 0) for n in replies[2 * len(count):]]
+        for window, change in changes:
+            if change > 0:
+                pipe.set(window.key, 0, ex=window.period_s, nx=True)
+                pipe.incrby(window.key, change)
+            elif change < 0:
+                pipe.incrby(window.key, change)
+            else:
+                pipe.get(window.key)
+        replies = iter(pipe.execute())
+        counts = []
+        for _, change in changes:
+            if change > 0:
+                next(replies)  # the SET NX that starts a window
+            counts.append(int(next(replies) or 0))
+        emptied = [window.key for (window, change), n in zip(changes, counts, strict=True) if change < 0 and n <= 0]
+        for key in emptied:  # rare: a refused or settled request that took back a window's only count
+            self.client.delete(key)
+        return counts
 
     def seconds_left(self, windows: list[_Window]) -> list[int]:
         pipe = self.client.pipeline(transaction=False)
@@ -190,15 +226,20 @@ class _MemoryCounts:
         entry = self.counts.get(window.key)
         return entry if entry is not None and entry[1] > now else None
 
-    def count_and_read(self, count: list[_Window], read: list[_Window]) -> list[int]:
+    def apply(self, changes: list[tuple[_Window, int]]) -> list[int]:
         now = time.monotonic()
+        counts = []
         with self.lock:
-            for window in count:
+            for window, change in changes:
                 entry = self._live(window, now)
-                if entry is None:
+                if change > 0 and entry is None:
                     entry = self.counts[window.key] = [0, now + window.period_s]
-                entry[0] += 1
-            return [(entry[0] if (entry := self._live(window, now)) else 0) for window in count + read]
+                if entry is not None:
+                    entry[0] += change
+                    if entry[0] <= 0:
+                        del self.counts[window.key]
+                counts.append(entry[0] if entry is not None else 0)
+            return counts
 
     def seconds_left(self, windows: list[_Window]) -> list[int]:
         now = time.monotonic()

@@ -164,8 +164,9 @@ _LOGIN_BUDGETS = (
     budgets.Budget("login-phone-ip", "LOGIN_FAILURE_LIMIT", login_phone_at_ip, spends=_login_failed),
     budgets.Budget("login-ip", "LOGIN_ADDRESS_FAILURE_LIMIT", client_ip, spends=_login_failed),
     # Every password check costs a scrypt hash (~0.4 s of a core, quiz/passwords.py): successes count too.
-    budgets.Budget("logins-ip", "LOGIN_ADDRESS_LIMIT", client_ip, spends=_password_checked),
-    budgets.Budget("login-ok-phone", "LOGIN_SUCCESS_LIMIT", login_phone, spends=_login_succeeded),
+    # Presumed: most logins succeed, and then the check's round trip is the only one.
+    budgets.Budget("logins-ip", "LOGIN_ADDRESS_LIMIT", client_ip, spends=_password_checked, presumed=True),
+    budgets.Budget("login-ok-phone", "LOGIN_SUCCESS_LIMIT", login_phone, spends=_login_succeeded, presumed=True),
 )
 # Wrong second-factor codes, per account: one budget for /login/totp and the token route.
 _TOTP_BUDGET = budgets.Budget("totp-account", "LOGIN_FAILURE_LIMIT", totp_account, spends=totp_failed)

@@ -300,6 +300,37 @@ def test_successful_logins_are_limited_too(limited, citizens):
     assert page_login(client, citizens.make().phone).status_code == 302  # another citizen at the same address
 
 
+def test_a_request_that_checks_no_password_spends_no_login(limited, citizens):
+    """The address's password checks are counted with the limit check, as if the login went
+    through, and taken back when no password was checked (a body that is not a JSON object)."""
+    client = limited(LOGIN_ADDRESS_LIMIT="3 per hour").test_client()
+    for _ in range(5):
+        response = client.post("/api/v1/auth/token", json=["not", "an", "object"], environ_base=from_ip("10.0.0.7"))
+        assert response.status_code == 422
+    for _ in range(3):
+        response = client.post("/api/v1/auth/token", json={"phone": citizens.make().phone, "password": PASSWORD},
+                               environ_base=from_ip("10.0.0.7"))
+        assert response.status_code == 200
+    response = client.post("/api/v1/auth/token", json={"phone": citizens.make().phone, "password": PASSWORD},
+                           environ_base=from_ip("10.0.0.7"))
+    assert response.status_code == 429
+
+
+def test_a_guesser_refused_at_their_address_spends_none_of_the_owners_logins(limited, citizens):
+    """Refused requests (429) take back what they were counted for a success: a guesser who
+    spent their address's failures on a phone, and goes on, leaves its owner every login."""
+    citizen = citizens.make()
+    client = limited(LOGIN_FAILURE_LIMIT="2 per 5 minutes", LOGIN_SUCCESS_LIMIT="3 per hour").test_client()
+
+    def login(password, ip):
+        return client.post("/api/v1/auth/token", json={"phone": citizen.phone, "password": password},
+                           environ_base=from_ip(ip)).status_code
+
+    assert [login("wrong-password", "10.0.0.66") for _ in range(2)] == [401, 401]
+    assert [login(PASSWORD, "10.0.0.66") for _ in range(5)] == [429] * 5
+    assert [login(PASSWORD, "10.0.0.1") for _ in range(4)] == [200, 200, 200, 429]
+
+
 def test_an_organizers_remember_me_lasts_at_most_30_days(plain, citizens):
     organizer = create_organizer(db.session, "13800000001", "组织者", PASSWORD, "city", None, utcnow())
     citizen = citizens.make()
