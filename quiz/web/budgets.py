@@ -142,25 +142,31 @@ def _apply(changes: list[tuple["_Window", int]]):
 
 # ---- where the counts are ----------------------------------------------------------
 
-# Change each key's count by its ARGV[2i - 1] (1: count, a window starting at its first
-# count with ARGV[2i] seconds; 0: read; -1: take back, a count of zero removing the key);
-# the counts in KEYS order. One command: a pipeline of plain commands cost redis-py ~0.2 ms
-# of CPU a request, a fifth of a login's.
+# Change each key's count by its letter in ARGV[1] ("+": count, a window starting at its
+# first count with the next of ARGV[2..] as its seconds; "0": read; "-": take back, a count
+# of zero removing the key); the counts in KEYS order. One command: a pipeline of plain
+# commands cost redis-py ~0.2 ms of CPU a request, a fifth of a login's, and each argument
+# costs redis-py's packing too (hence the changes as one string).
 _CHANGE_COUNTS = """
 local found = {}
+local period = 1
 for i, key in ipairs(KEYS) do
-  local change = tonumber(ARGV[2 * i - 1])
-  if change == 0 then
+  local change = string.sub(ARGV[1], i, i)
+  if change == '0' then
     found[i] = tonumber(redis.call('GET', key) or '0')
+  elseif change == '+' then
+    period = period + 1
+    found[i] = redis.call('INCR', key)
+    if found[i] == 1 then redis.call('EXPIRE', key, ARGV[period]) end
   else
-    found[i] = redis.call('INCRBY', key, change)
-    if change > 0 and found[i] == change then redis.call('EXPIRE', key, ARGV[2 * i]) end
-    if found[i] <= 0 then redis.call('DEL', key) end
+    found[i] = redis.call('DECR', key)
+    if found[i] <= 0 then redis.call('DEL', key); found[i] = 0 end
   end
 end
 return found
 """
 _SCRIPT_SHA = hashlib.sha1(_CHANGE_COUNTS.encode()).hexdigest()
+_LETTERS = {COUNT: "+", READ: "0", TAKE_BACK: "-"}
 
 
 def _counts_by_script(client, keys: list[str], args: list) -> list[int]:
@@ -183,26 +189,26 @@ class _RedisCounts:
         """Each window's count changed by its COUNT, READ or TAKE_BACK: the counts after, in
         order, in one round trip (two on a cluster when a count taken back reaches zero)."""
         if not isinstance(self.client, RedisCluster):
-            args = []
-            for window, change in changes:
-                args += (change, window.period_s)
-            return _counts_by_script(self.client, [window.key for window, _ in changes], args)
+            letters = "".join(_LETTERS[change] for _, change in changes)
+            periods = [window.period_s for window, change in changes if change == COUNT]
+            return _counts_by_script(self.client, [window.key for window, _ in changes], [letters, *periods])
         pipe = self.client.pipeline(transaction=False)
         for window, change in changes:
-            if change > 0:
+            if change == COUNT:
                 pipe.set(window.key, 0, ex=window.period_s, nx=True)
-                pipe.incrby(window.key, change)
-            elif change < 0:
-                pipe.incrby(window.key, change)
+                pipe.incr(window.key)
+            elif change == TAKE_BACK:
+                pipe.decr(window.key)
             else:
                 pipe.get(window.key)
         replies = iter(pipe.execute())
         counts = []
         for _, change in changes:
-            if change > 0:
+            if change == COUNT:
                 next(replies)  # the SET NX that starts a window
-            counts.append(int(next(replies) or 0))
-        emptied = [window.key for (window, change), n in zip(changes, counts, strict=True) if change < 0 and n <= 0]
+            counts.append(max(0, int(next(replies) or 0)))
+        emptied = [window.key for (window, change), n in zip(changes, counts, strict=True)
+                   if change == TAKE_BACK and n <= 0]
         for key in emptied:  # rare: a refused or settled request that took back a window's only count
             self.client.delete(key)
         return counts
@@ -227,18 +233,19 @@ class _MemoryCounts:
         return entry if entry is not None and entry[1] > now else None
 
     def apply(self, changes: list[tuple[_Window, int]]) -> list[int]:
+        """As _RedisCounts.apply."""
         now = time.monotonic()
         counts = []
         with self.lock:
             for window, change in changes:
                 entry = self._live(window, now)
-                if change > 0 and entry is None:
+                if change == COUNT and entry is None:
                     entry = self.counts[window.key] = [0, now + window.period_s]
                 if entry is not None:
                     entry[0] += change
                     if entry[0] <= 0:
                         del self.counts[window.key]
-                counts.append(entry[0] if entry is not None else 0)
+                counts.append(max(0, entry[0]) if entry is not None else 0)
             return counts
 
     def seconds_left(self, windows: list[_Window]) -> list[int]:
