@@ -130,7 +130,7 @@ def _settle(windows: list[_Window]) -> None:
         _apply(changes)
 
 
-def _apply(changes: list[tuple["_Window", int]]):
+def _apply(changes: list[tuple[_Window, int]]):
     """The store that took the changes, and the counts after them, in order."""
     try:
         store = _store()
