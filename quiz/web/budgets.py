@@ -109,7 +109,9 @@ def _check(windows: list[_Window]) -> None:
     spent = [window for (window, change), n in zip(changes, counts, strict=True)
              if n > window.amount or (n == window.amount and change == READ)]
     if spent:
-        _apply([(window, TAKE_BACK) for window in windows if window.budget.presumed])
+        presumed = [(window, TAKE_BACK) for window in windows if window.budget.presumed]
+        if presumed:
+            _apply(presumed)
         try:
             waits = store.seconds_left(spent)
         except redis.RedisError:
