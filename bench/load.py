@@ -545,8 +545,8 @@ class Bench:
         base, plain = results["healthz"]["rps"], self.plain["rps"]
         log(f"\n{label}  ({self.args.connections} connections, {self.args.duration} s each, wrk -t{self.args.threads},"
             f" {self.args.bank_size}-question bank, rate limits {'on' if self.args.rate_limits else 'off'})")
-        log(f"machine: sum(range(10000)) in {machine_speed_us():.0f} µs, best of 5 (this machine: ~130 on a fast day,"
-            f" ~320 on a slow one; ratios are comparable across days, req/s and CPU ms are not)")
+        log(f"machine: sum(range(10000)) in {machine_speed_us():.0f} µs, best of 5 (req/s and CPU ms compare only between"
+            f" runs of a like figure; the ratios across them)")
         log(f"plain Flask /healthz: {plain:.0f} req/s, p50 {self.plain['p50']:.1f} ms, p99 {self.plain['p99']:.1f} ms,"
             f" {self.plain['errors']} errors, {self.plain['cpu_ms']['app']:.2f} ms app CPU a request")
         log(f"{'endpoint':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x healthz':>10} {'x plain':>8}"
@@ -595,8 +595,8 @@ def mean_run(runs: list[dict]) -> dict:
 
 
 def machine_speed_us() -> float:
-    """This process's time for a fixed loop, idle machine: what day a run's absolute figures
-    come from (the same VM ran it in 129 µs one day and 317 µs another)."""
+    """This process's time for a fixed loop, after the runs: how fast the machine was that
+    day (one VM here took 129 µs one day and 317 µs another: bench/README.md)."""
     return min(timeit.repeat("sum(range(10000))", number=200, repeat=5)) / 200 * 1e6
 
 
